@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Create/refresh the environment, then run the study: the three finding notebooks, executed by papermill
+# at `-p scale default`, each saved to reports/ as an executed .ipynb plus an HTML rendering.
+#
+#   bash scripts/study.sh                           # all finding notebooks present
+#   bash scripts/study.sh -y "seeds: [0, 1, 2]"    # extra arguments go to every papermill call (-p k v, -y yaml)
+#   SCALE=smoke bash scripts/study.sh               # a quick pass;  REPORTS=out bash scripts/study.sh
+#
+# Runs every finding notebook that exists (nbs/02_resurgence, 03_dimra, 04_rgd). While none exists yet,
+# it runs the pretraining/sampling demo nbs/05_pretrain.ipynb at `-p scale smoke` instead, and fails
+# clearly if that is missing too. A failing notebook does not stop the others; the exit status is 1 if
+# any failed (its executed copy, with the traceback, is still written).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+
+VENV=${UNLEARN_VENV:-.venv}
+export PATH="$(cd "$VENV/bin" && pwd):$PATH"
+export UNLEARN_THREADS=${UNLEARN_THREADS:-$(python -c 'import os; print(len(os.sched_getaffinity(0)))')}
+export JUPYTER_PREFER_ENV_PATH=1 MPLBACKEND=Agg TOKENIZERS_PARALLELISM=false
+REPORTS=${REPORTS:-reports}
+SCALE=${SCALE:-default}
+
+FINDINGS=(nbs/02_resurgence.ipynb nbs/03_dimra.ipynb nbs/04_rgd.ipynb)
+FALLBACK=nbs/05_pretrain.ipynb
+todo=(); for nb in "${FINDINGS[@]}"; do [ -f "$nb" ] && todo+=("$nb"); done
+if [ ${#todo[@]} -eq 0 ]; then
+  if [ -f "$FALLBACK" ]; then
+    echo "== none of ${FINDINGS[*]} exists yet: running the pretraining/sampling demo $FALLBACK at scale=smoke"
+    todo=("$FALLBACK"); SCALE=smoke
+  else
+    echo "study.sh: nothing to run: none of ${FINDINGS[*]} $FALLBACK exists in $(pwd)/nbs" >&2
+    exit 2
+  fi
+fi
+
+mkdir -p "$REPORTS"
+failed=()
+t0=$SECONDS
+for nb in "${todo[@]}"; do
+  name=$(basename "$nb" .ipynb)
+  out="$REPORTS/$name.ipynb"
+  echo; echo "== $nb -> $out (scale=$SCALE, $(date +%H:%M:%S))"
+  t=$SECONDS
+  if papermill "$nb" "$out" -k python3 --cwd nbs -p scale "$SCALE" "$@"; then
+    echo "== $name finished in $((SECONDS-t)) s"
+  else
+    echo "== $name FAILED after $((SECONDS-t)) s (traceback in $out)" >&2
+    failed+=("$name")
+  fi
+  [ -f "$out" ] && jupyter nbconvert --to html --log-level WARN "$out" --output-dir "$REPORTS"
+done
+
+echo; echo "== study done in $((SECONDS-t0)) s; reports in $REPORTS/:"
+ls -1 "$REPORTS"
+if [ ${#failed[@]} -gt 0 ]; then echo "study.sh: failed: ${failed[*]}" >&2; exit 1; fi

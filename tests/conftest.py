@@ -1,0 +1,32 @@
+"""Test-wide settings: offline, one CPU thread, and a fresh cache per session.
+
+Set at import time (before any test module imports torch or huggingface_hub), so they also reach the
+subprocesses tests start (papermill kernels, pip, nbdev)."""
+import os, shutil, tempfile
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["UNLEARN_THREADS"] = "1"
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ["MPLBACKEND"] = "Agg"
+# A cache nobody else writes to: pretrained toy models, unlearned weights ... are rebuilt once per session.
+_CACHE = tempfile.mkdtemp(prefix="unlearn_cache_")
+os.environ["UNLEARN_CACHE"] = _CACHE
+
+try:
+    import torch
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+except (ImportError, RuntimeError):  # the packaging checks do not need torch
+    pass
+
+
+def pytest_report_header(config):
+    return f"UNLEARN_CACHE={_CACHE} HF_HUB_OFFLINE=1 UNLEARN_THREADS=1"
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_CACHE, ignore_errors=True)
