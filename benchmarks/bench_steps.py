@@ -1,0 +1,60 @@
+"""Seconds per training step and sampling throughput for each backbone, on this machine.
+
+    python benchmarks/bench_steps.py [--threads 1] [--out benchmarks/results/steps.json]
+
+On CPU: the toy backbones (batch 64) and a tiny SD-format pipeline. On CUDA it also times an SD v1.4-sized U-Net
+(random init: the real architecture, no download) in fp32 and bf16 autocast, with SDPA attention, optionally
+torch.compile, and reports peak memory."""
+import argparse, json, time, tempfile
+from pathlib import Path
+import torch
+from unlearn_study.core import set_threads, write_json, environment_info, get_device
+from unlearn_study.backbones import build_toy_class, build_toy_t2i, encode_text, sample, condition
+from unlearn_study.train import diffusion_loss
+
+p = argparse.ArgumentParser()
+p.add_argument("--threads", type=int, default=None)
+p.add_argument("--steps", type=int, default=10)
+p.add_argument("--out", default="benchmarks/results/steps.json")
+a = p.parse_args()
+threads = set_threads(a.threads); dev = get_device("auto")
+res = {"threads": threads, "device": str(dev)}
+
+def time_steps(bb, x, c, n, autocast=False):
+    opt = torch.optim.AdamW(bb.unet.parameters(), 1e-4)
+    def step():
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
+            loss = diffusion_loss(bb, x, c)
+        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+    step()
+    if dev.type == "cuda": torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    for _ in range(n): step()
+    if dev.type == "cuda": torch.cuda.synchronize()
+    out = {"sec_per_step": (time.perf_counter() - t0) / n}
+    if dev.type == "cuda": out["peak_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
+    return out
+
+for name, build in (("toy-class", build_toy_class), ("toy-t2i", build_toy_t2i)):
+    torch.manual_seed(0); bb = build().to(dev)
+    x = torch.randn(64, 3, 16, 16, device=dev)
+    c = condition(bb, [0] * 64) if bb.kind == "class" else encode_text(bb, ["a red star with dots on a white background"] * 64)
+    r = time_steps(bb, x, c, a.steps)
+    t0 = time.perf_counter(); sample(bb, ([0] if bb.kind == "class" else ["a red star on a white background"]) * 200, steps=25)
+    r["sample_200x25_seconds"] = time.perf_counter() - t0
+    res[name] = r; print(name, r, flush=True)
+
+if dev.type == "cuda":
+    from diffusers import UNet2DConditionModel
+    from unlearn_study.backbones import Backbone, _ddpm_schedule
+    unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768).to(dev)  # SD v1.4's U-Net config (860M params)
+    bb = Backbone("sd14", unet, _ddpm_schedule(), 512, "text")
+    for bs in (1, 4, 8):
+        x = torch.randn(bs, 4, 64, 64, device=dev); c = torch.randn(bs, 77, 768, device=dev)
+        res[f"sd14_unet_bs{bs}_fp32"] = time_steps(bb, x, c, a.steps)
+        res[f"sd14_unet_bs{bs}_bf16"] = time_steps(bb, x, c, a.steps, autocast=True)
+        print(bs, res[f"sd14_unet_bs{bs}_fp32"], res[f"sd14_unet_bs{bs}_bf16"], flush=True)
+else:
+    res["sd14_unet"] = "not measured: no CUDA device on this machine"
+res["environment"] = environment_info(dev)
+write_json(a.out, res)
