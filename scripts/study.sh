@@ -6,10 +6,11 @@
 #   bash scripts/study.sh -y "seeds: [0, 1, 2]"    # extra arguments go to every papermill call (-p k v, -y yaml)
 #   SCALE=smoke bash scripts/study.sh               # a quick pass;  REPORTS=out bash scripts/study.sh
 #
-# Runs every finding notebook that exists (nbs/02_resurgence, 03_dimra, 04_rgd). While none exists yet,
-# it runs the pretraining/sampling demo nbs/05_pretrain.ipynb at `-p scale smoke` instead, and fails
-# clearly if that is missing too. A failing notebook does not stop the others; the exit status is 1 if
-# any failed (its executed copy, with the traceback, is still written).
+# Runs every finding notebook that exists (nbs/02_resurgence, 03_dimra, 04_rgd), from nbs/ as Jupyter would.
+# While none exists yet, it runs the pretraining/sampling demo nbs/05_pretrain.ipynb at `-p scale smoke`
+# instead (checkpoints to runs/05_pretrain-smoke, not the package's assets), and fails clearly if that is
+# missing too. A failing notebook does not stop the others; the exit status is 1 if any failed (its
+# executed copy, with the traceback, is still written).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
@@ -23,11 +24,13 @@ SCALE=${SCALE:-default}
 
 FINDINGS=(nbs/02_resurgence.ipynb nbs/03_dimra.ipynb nbs/04_rgd.ipynb)
 FALLBACK=nbs/05_pretrain.ipynb
-todo=(); for nb in "${FINDINGS[@]}"; do [ -f "$nb" ] && todo+=("$nb"); done
+todo=(); extra=(); for nb in "${FINDINGS[@]}"; do [ -f "$nb" ] && todo+=("$nb"); done
 if [ ${#todo[@]} -eq 0 ]; then
   if [ -f "$FALLBACK" ]; then
     echo "== none of ${FINDINGS[*]} exists yet: running the pretraining/sampling demo $FALLBACK at scale=smoke"
     todo=("$FALLBACK"); SCALE=smoke
+    # its default out_dir is the package's shipped-checkpoint folder: keep smoke checkpoints out of it
+    extra=(-p out_dir "$(pwd)/runs/05_pretrain-smoke")
   else
     echo "study.sh: nothing to run: none of ${FINDINGS[*]} $FALLBACK exists in $(pwd)/nbs" >&2
     exit 2
@@ -42,7 +45,7 @@ for nb in "${todo[@]}"; do
   out="$REPORTS/$name.ipynb"
   echo; echo "== $nb -> $out (scale=$SCALE, $(date +%H:%M:%S))"
   t=$SECONDS
-  if papermill "$nb" "$out" -k python3 --cwd nbs -p scale "$SCALE" "$@"; then
+  if papermill "$nb" "$out" -k python3 --cwd nbs -p scale "$SCALE" "${extra[@]}" "$@"; then
     echo "== $name finished in $((SECONDS-t)) s"
   else
     echo "== $name FAILED after $((SECONDS-t)) s (traceback in $out)" >&2
