@@ -4,6 +4,7 @@
 #   bash scripts/build_docs.sh                       # setup, README.md, _proc/ (nbdev-processed notebooks), _site/
 #   bash scripts/build_docs.sh --readme-only [OUT]   # only regenerate README.md (or write it to OUT); stdlib only
 #   SITE_DIR=/tmp/site README_OUT=/tmp/README.md bash scripts/build_docs.sh   # write elsewhere
+#   DOCS_GLOB="index.ipynb 00_*" bash scripts/build_docs.sh   # only these notebooks (paths under nbs/)
 #
 # nbdev 2's docs commands need quarto, which cannot be installed here. Instead:
 #  1. README.md  <- the markdown (and code) cells of nbs/index.ipynb, minus `#| hide` cells;
@@ -13,8 +14,8 @@
 #                   show_doc cells cannot run is rendered without them (with a warning);
 #  3. _site/     <- mkdocs + mkdocs-jupyter (material theme, no web fonts), nav generated from the notebooks
 #                   present: Home, Library (nbdev-tested notebooks), Experiments (papermill notebooks, i.e.
-#                   settings.ini's skip_file_re), one section per subfolder, and Reports (reports/*.ipynb
-#                   written by scripts/study.sh, if any).
+#                   settings.ini's skip_file_re), one section per subfolder, and Reports (reports/**/*.ipynb,
+#                   e.g. written by scripts/study.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -47,7 +48,7 @@ readme "${README_OUT:-README.md}"
 echo "== ${README_OUT:-README.md} regenerated from nbs/index.ipynb"
 
 python - <<'PY'
-import json, os, re, shutil
+import fnmatch, json, os, re, shutil, time
 from configparser import ConfigParser
 from pathlib import Path
 from fastcore.xtras import working_directory
@@ -60,8 +61,10 @@ nbs, proc = Path(cfg.nbs_path).resolve(), (Path(cfg.config_path)/"_proc").resolv
 ini = ConfigParser(delimiters=["="]); ini.read("settings.ini")
 exp_re = re.compile(ini["DEFAULT"].get("skip_file_re", "^_"))
 
+pats = os.environ.get("DOCS_GLOB", "*").split()   # e.g. DOCS_GLOB="index.ipynb 00_*" for a quick build
 sources = sorted(p for p in nbs.rglob("*.ipynb")
-                 if not any(part.startswith((".", "_")) for part in p.relative_to(nbs).parts))
+                 if not any(part.startswith((".", "_")) for part in p.relative_to(nbs).parts)
+                 and any(fnmatch.fnmatch(p.relative_to(nbs).as_posix(), pat) for pat in pats))
 keep = {p.relative_to(nbs) for p in sources}
 shutil.rmtree(proc, ignore_errors=True)
 
@@ -72,6 +75,7 @@ unexecuted = []
 with working_directory(nbs):    # notebooks run from nbs/, as under nbdev_test
     for src in sources:
         dst = proc/src.relative_to(nbs); dst.parent.mkdir(parents=True, exist_ok=True)
+        t = time.time()
         try: serve_drv.main((src, dst, FilterDefaults))
         except Exception as e:
             # nbdev runs only exported and import-holding cells to render show_doc; a cell mixing imports with
@@ -79,11 +83,13 @@ with working_directory(nbs):    # notebooks run from nbs/, as under nbdev_test
             unexecuted.append(f"{src.name}: {str(e).splitlines()[0]}")
             os.environ.pop("IN_TEST", None)
             serve_drv.main((src, dst, NoExec))
+        print(f"== processed {src.relative_to(nbs)} in {time.time()-t:.0f} s", flush=True)
 for u in unexecuted: print("WARNING: rendered without running show_doc cells:", u)
 shutil.rmtree(proc/"reports", ignore_errors=True)
-reports = sorted(Path("reports").glob("*.ipynb")) if Path("reports").is_dir() else []
-if reports: (proc/"reports").mkdir()
-for r in reports: serve_drv.main((r.resolve(), proc/"reports"/r.name, NoExec))   # executed already: filter only
+reports = sorted(r for r in Path("reports").rglob("*.ipynb") if ".ipynb_checkpoints" not in r.parts) if Path("reports").is_dir() else []
+for r in reports:   # executed already: filter only
+    (proc/r).parent.mkdir(parents=True, exist_ok=True)
+    serve_drv.main((r.resolve(), proc/r, NoExec))
 
 import yaml
 site_url = ini["DEFAULT"].get("doc_host", "").rstrip("/") + ini["DEFAULT"].get("doc_baseurl", "")
@@ -103,7 +109,7 @@ def load(rel):
 
 for rel in sorted(keep):
     if (proc/rel).exists(): load(rel)
-for r in reports: load(Path("reports")/r.name)
+for r in reports: load(r)
 # nbdev links symbols to the quarto site (doc_host/doc_baseurl/<output-file>): point them at our pages instead
 targets = {f"{site_url}/{of}": rel.with_suffix(".html") for rel, (_, _, of) in pages.items() if of}
 for rel, (nb, _, _) in pages.items():
@@ -115,7 +121,7 @@ for rel, (nb, _, _) in pages.items():
 nav, sections = [], {}
 for rel, (_, title, _) in sorted(pages.items(), key=lambda t: (len(t[0].parts) > 1, str(t[0]))):
     if rel == Path("index.ipynb"): nav.insert(0, {"Home": "index.ipynb"}); continue
-    if rel.parts[0] == "reports" and len(rel.parts) == 2 and rel not in keep: sec = "Reports"
+    if rel.parts[0] == "reports" and rel not in keep: sec = "Reports"
     elif len(rel.parts) > 1: sec = rel.parts[0].replace("_", " ").title()
     else: sec = "Experiments" if exp_re.search(rel.name) else "Library"
     sections.setdefault(sec, []).append({title: rel.as_posix()})
