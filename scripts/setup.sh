@@ -29,7 +29,8 @@ hash_inputs() { cat settings.ini constraints.txt setup.py scripts/setup.sh | "$V
 STAMP="$VENV/.unlearn_study-setup"
 want="$(hash_inputs) $ROOT"
 # The stamp alone is not trusted: the editable install must still point at this checkout.
-installed_at() { "$VPY" -c 'import unlearn_study, pathlib; print(pathlib.Path(unlearn_study.__file__).resolve().parent.parent)' 2>/dev/null || true; }
+# (-I: isolated, so that the checkout in the current folder does not shadow the installed package)
+installed_at() { "$VPY" -I -c 'import unlearn_study, pathlib; print(pathlib.Path(unlearn_study.__file__).resolve().parent.parent)' 2>/dev/null || true; }
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ "$(installed_at)" = "$ROOT" ]; then
   echo "== $VENV is up to date (stamp matches settings.ini, constraints.txt, setup.py)"
