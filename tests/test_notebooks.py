@@ -49,7 +49,7 @@ def test_real_concept_without_weights_fails_fast(tmp_path):
     p, secs = papermill("02_resurgence.ipynb", tmp_path/"out.ipynb", ("concept", "nudity"), ("out_dir", out),
                         ("checkpoint", tmp_path/"no-sd14-here"))
     assert p.returncode != 0
-    assert "huggingface-cli download CompVis/stable-diffusion-v1-4" in p.stderr + p.stdout
+    assert "hf download CompVis/stable-diffusion-v1-4" in p.stderr + p.stdout
     assert secs < 60, secs
     assert not (out/"resurgence").exists() or not [q for q in (out/"resurgence").iterdir() if not q.name.startswith(".")]
 
