@@ -9,7 +9,7 @@ NBS = ROOT/"nbs"
 PAPERMILL = str(Path(sys.executable).with_name("papermill"))
 
 
-def papermill(nb, out, *params, timeout=600):
+def papermill(nb, out, *params, timeout=1500):
     cmd = [PAPERMILL, str(NBS/nb), str(out), "--cwd", str(ROOT), "-k", "python3"]
     for k, v in params: cmd += ["-p", k, str(v)]
     t0 = time.time()
