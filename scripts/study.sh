@@ -46,6 +46,7 @@ failed=()
 t0=$SECONDS
 run_one() {
   local nb=$1 name out t extra=()
+  shift   # the rest are the caller's papermill arguments
   name=$(basename "$nb" .ipynb); out="$REPORTS/$name.ipynb"; t=$SECONDS
   [ "$nb" = "$FALLBACK" ] && extra=(-p out_dir ../runs/05_pretrain-smoke) || extra=(-p out_dir ../runs)
   echo "== $nb -> $out (scale=$SCALE, $(date +%H:%M:%S))"

@@ -1,6 +1,6 @@
 """Packaging and tooling checks: the environment files agree, the package builds and imports light,
 nbdev keeps papermill's tags, every experiment notebook exposes its parameters, README and scripts agree."""
-import hashlib, os, re, shlex, shutil, subprocess, sys, zipfile
+import hashlib, json, os, re, shlex, shutil, subprocess, sys, zipfile
 from configparser import ConfigParser
 from pathlib import Path
 
@@ -220,3 +220,18 @@ def test_setup_is_idempotent():
     res = run(["bash", "scripts/setup.sh"], timeout=120)
     assert "up to date" in res.stdout and "installing" not in res.stdout, res.stdout
     assert re.search(r"torch \d+\.\d+", res.stdout)
+
+
+def test_study_command_passes_papermill_arguments(tmp_path):
+    "The README main command hands each finding notebook, the scale and the caller's arguments to papermill intact."
+    env = dict(os.environ, REPORTS=str(tmp_path/"reports"))
+    if Path(sys.prefix).resolve() != (ROOT/".venv").resolve(): env["UNLEARN_VENV"] = sys.prefix
+    run(["bash", "scripts/study.sh", "--prepare-only", "-y", "seeds: [7]"], env=env, timeout=600)  # parameters applied, nothing executed
+    for name in EXPERIMENTS:
+        if name.startswith("05") or not (ROOT/"nbs"/name).exists(): continue
+        out = json.loads((tmp_path/"reports"/name).read_text())
+        injected = [c for c in out["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+        assert injected, f"{name}: papermill injected no parameters"
+        src = "".join(injected[0]["source"])
+        assert 'scale = "default"' in src and "seeds = [7]" in src and 'out_dir = "../runs"' in src, src
+        assert (tmp_path/"reports"/name).with_suffix(".html").exists()

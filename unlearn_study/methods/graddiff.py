@@ -102,7 +102,7 @@ class Config:
         return self
 
 SD14 = Config(steps=100, lr=1e-5, batch_size=8, retain_weight=1.6, truncate=None, normalize_above=1.1)
-TOY = Config(steps=300, lr=3e-5, batch_size=32, retain_weight=5.0, truncate=None, stop_forget_ratio=5.0, stop_retain_ratio=1.5, check_every=5)
+TOY = Config(steps=300, lr=3e-5, batch_size=32, retain_weight=5.0, truncate=None, stop_forget_ratio=20.0, stop_retain_ratio=1.5, check_every=5)
 
 def default_config(bb:Backbone) -> Config:
     "TOY on the toy backbones, RGD's SD settings on sd14, RGD's CIFAR-10 settings otherwise."
