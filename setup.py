@@ -31,7 +31,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['unlearn_study', 'unlearn_study.*']),
     include_package_data=True,
-    package_data={'unlearn_study': ['data/*', 'data/*/*', 'assets/*/*', 'assets/*/*/*']},
+    package_data={'unlearn_study': ['data/*', 'data/*/*', 'assets/*/*', 'assets/*/*/*', 'assets/*/*/*/*', 'assets/*/*/*/*/*']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
     python_requires='>=' + min_python,

@@ -73,3 +73,20 @@ def test_second_run_refuses_to_overwrite(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     p, _ = papermill("03_dimra.ipynb", tmp_path/"b.ipynb", *args)
     assert p.returncode != 0 and "already exists" in p.stderr + p.stdout
+
+
+def test_pretrain_ships_an_oracle_that_the_study_finds(tmp_path):
+    "05_pretrain's oracle section (smoke recipe) writes an oracle that `retrain.shipped_oracle` returns for its recipe only."
+    import shutil
+    from unlearn_study.backbones import ASSETS, load_checkpoint
+    from unlearn_study.methods import retrain
+    out = tmp_path/"assets"
+    for name in ("toy-class", "judge"): shutil.copytree(ASSETS/name, out/name)
+    p, secs = papermill("05_pretrain.ipynb", tmp_path/"out.ipynb", ("backbone", "oracle"), ("scale", "smoke"), ("out_dir", out))
+    assert p.returncode == 0, p.stderr[-3000:]
+    base = load_checkpoint(out/"toy-class")
+    smoke = retrain.Config(steps=30, lr=5e-4, warmup=3, batch_size=16, n_world=2000)
+    oracle = retrain.shipped_oracle(base, "star", smoke, root=out/"oracles")
+    assert oracle is not None and oracle.shipped["recipe"]["steps"] == 30 and len(oracle.history) > 0
+    assert retrain.shipped_oracle(base, "star", root=out/"oracles") is None      # not the full recipe
+    assert not any(p.name.endswith(".tmp") for p in (out/"oracles").iterdir())

@@ -28,8 +28,8 @@ def as_list(x) -> list:
     return [s.strip() for s in x.split(",") if s.strip()] if isinstance(x, str) else list(x)
 
 # %% auto #0
-__all__ = ['SCALES', 'check_seeds', 'as_list', 'fingerprint', 'cached_model', 'method_key', 'summarise', 'fmt', 'save_figure',
-           'save_grid']
+__all__ = ['SCALES', 'check_seeds', 'as_list', 'fingerprint', 'cached_model', 'method_key', 'with_concepts', 'toy_concept_key',
+           'summarise', 'fmt', 'save_figure', 'save_grid']
 
 # %% ../nbs/01g_experiment.ipynb #e028ba06
 def fingerprint(bb:Backbone) -> str:
@@ -57,6 +57,18 @@ def method_key(method:str, cfg, base:Backbone, data_key:dict, seed:int) -> dict:
     "The cache key of an unlearned model."
     return {"kind": "unlearned", "method": method, "cfg": dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg,
             "base": fingerprint(base), "data": data_key, "seed": seed}
+
+def with_concepts(cfg, concepts:list[str]):
+    "`cfg` with the concept fields it has (concept, concepts, anchor, anchors) set from the concept table."
+    from unlearn_study.concepts import get_concept
+    anchors = [get_concept(c)["anchor"] for c in concepts]
+    want = {"concept": concepts[0], "concepts": list(concepts), "anchor": anchors[0], "anchors": anchors}
+    names = {f.name for f in dataclasses.fields(cfg)}
+    return dataclasses.replace(cfg, **{k: v for k, v in want.items() if k in names})
+
+def toy_concept_key(concept:str, n_forget:int, n_retain:int, seed:int) -> dict:
+    "The data part of an erased toy-t2i model's cache key, for `world.make_split(concept, n_forget, n_retain, seed=seed)`: 02 and 04 share it, and so their erased models."
+    return {"concept": concept, "n": [n_forget, n_retain], "split_seed": seed}
 
 # %% ../nbs/01g_experiment.ipynb #f524868b
 def summarise(df:pd.DataFrame, by, cols) -> pd.DataFrame:

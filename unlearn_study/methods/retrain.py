@@ -45,7 +45,8 @@ def default_config(bb:Backbone) -> Config:
     return {"toy-class": TOY, "toy-t2i": TOY_T2I}.get(bb.name, Config())
 
 # %% auto #0
-__all__ = ['TOY', 'TOY_T2I', 'Config', 'default_config', 'infer_concept', 'world_without', 'unlearn']
+__all__ = ['TOY', 'TOY_T2I', 'ORACLES', 'Config', 'default_config', 'infer_concept', 'world_without', 'unlearn', 'shipped_oracle',
+           'ship_oracle']
 
 # %% ../../nbs/methods/retrain.ipynb #46470199
 def infer_concept(forget:ImageData, retain:ImageData) -> str:
@@ -98,3 +99,44 @@ def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=Fal
     hist.attrs["n_train_images"] = len(data); hist.attrs["dropped_concept"] = concept
     out.history = hist
     return out
+
+# %% ../../nbs/methods/retrain.ipynb #49351c77
+import dataclasses
+from pathlib import Path
+import pandas as pd
+from ..core import read_json, write_json
+from ..backbones import ASSETS, save_backbone, load_checkpoint
+
+ORACLES = ASSETS/"oracles"
+
+def _recipe(cfg:Config) -> dict:
+    "What determines the retrained model up to its seed."
+    return {k: v for k, v in asdict(cfg).items() if k not in ("seed", "log_every", "ckpt_dir")}
+
+def shipped_oracle(bb:Backbone, forget:str, cfg:Config|None=None, root=None, device="cpu") -> Backbone|None:
+    "The shipped oracle of `bb`'s architecture without `forget`, if it was trained with recipe `cfg` (default: the full one); else None."
+    folder = Path(root or ORACLES)/f"{bb.name}-{forget}"
+    if not (folder/"oracle.json").exists(): return None
+    info = read_json(folder/"oracle.json")
+    if info["backbone"] != bb.name or info["forget"] != forget or info["recipe"] != _recipe(cfg or default_config(bb)): return None
+    m = load_checkpoint(folder/"model", device)
+    m.history = pd.read_csv(folder/"history.csv"); m.shipped = info
+    return m
+
+def ship_oracle(bb:Backbone, forget:str, cfg:Config|None=None, root=None, seed:int=0, ckpt_dir=None, progress:bool=False) -> Path:
+    "Retrain without `forget` and write the oracle where `shipped_oracle` finds it (model, history.csv, oracle.json); returns the folder."
+    import time, shutil
+    from unlearn_study.world import make_split
+    cfg = dataclasses.replace(cfg or default_config(bb), seed=seed, ckpt_dir=str(ckpt_dir) if ckpt_dir else None).check()
+    split = make_split(forget, 16, 18, 9, seed=seed, res=bb.resolution)
+    t0 = time.time()
+    m = unlearn(bb, ImageData.from_dataset(split["forget"]), ImageData.from_dataset(split["retain"]), cfg, progress=progress)
+    secs = time.time() - t0
+    folder = Path(root or ORACLES)/f"{bb.name}-{forget}"
+    tmp = folder.with_name(f".{folder.name}.tmp"); shutil.rmtree(tmp, ignore_errors=True)
+    save_backbone(m, tmp/"model"); m.history.to_csv(tmp/"history.csv", index=False)
+    write_json(tmp/"oracle.json", {"backbone": bb.name, "forget": forget, "recipe": _recipe(cfg), "seed": seed,
+                                   "train_seconds": secs, "n_train_images": m.history.attrs["n_train_images"],
+                                   "final_loss": float(m.history.loss.iloc[-1])})
+    shutil.rmtree(folder, ignore_errors=True); tmp.rename(folder)
+    return folder
