@@ -13,7 +13,7 @@ class Config(rgd.Config):
     "RG's settings: RGD's (paper CIFAR-10 defaults) with one retain batch per step."
     retain_pass:str = "batch"     # one cycled retain batch per step (RGD: "full")
 
-TOY = Config(**{**asdict(rgd.TOY), "retain_pass": "batch"})
+TOY = Config(steps=80, lr=3e-5, batch_size=64, retain_pass="batch")   # measured below
 TOY_T2I = Config(**asdict(rgd.TOY_T2I))
 SD14 = Config(**asdict(rgd.SD14))
 

@@ -149,7 +149,7 @@ def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=Fal
     return out
 
 # %% ../../nbs/methods/rgd.ipynb #db63c2a4
-TOY = Config(steps=80, lr=3e-5, batch_size=64)
+TOY = Config(steps=40, lr=6e-5, batch_size=64)
 TOY_T2I = Config(steps=100, lr=2e-5, batch_size=8, lam=5.0, retain_pass="batch", truncation="rescale", m=1.1)
 
 def default_config(bb:Backbone) -> Config:
