@@ -45,17 +45,10 @@ def default_config(bb:Backbone) -> Config:
     return {"toy-class": TOY, "toy-t2i": TOY_T2I}.get(bb.name, Config())
 
 # %% auto #0
-__all__ = ['TOY', 'TOY_T2I', 'ORACLES', 'Config', 'default_config', 'infer_concept', 'world_without', 'unlearn', 'shipped_oracle',
-           'ship_oracle']
+__all__ = ['TOY', 'TOY_T2I', 'ORACLES', 'Config', 'default_config', 'world_without', 'unlearn', 'shipped_oracle', 'ship_oracle']
 
 # %% ../../nbs/methods/retrain.ipynb #46470199
-def infer_concept(forget:ImageData, retain:ImageData) -> str:
-    "The one word in every forget caption and in no retain caption."
-    words = lambda c: set(c.lower().replace(",", " ").split())
-    common = set.intersection(*(words(c) for c in forget.captions)) - set.union(*(words(c) for c in retain.captions))
-    if len(common) != 1:
-        raise StudyError(f"cannot tell the concept from the captions (candidates: {sorted(common) or 'none'}); set cfg.concept")
-    return common.pop()
+from .dimum import infer_concept   # the one word in every forget caption and in no retain caption
 
 def world_without(bb:Backbone, forget:ImageData, retain:ImageData, cfg:Config) -> tuple[ImageData, str]:
     "The toy base's training world with every image of the forget class / concept removed, and the concept's name."
@@ -131,12 +124,13 @@ def ship_oracle(bb:Backbone, forget:str, cfg:Config|None=None, root=None, seed:i
     split = make_split(forget, 16, 18, 9, seed=seed, res=bb.resolution)
     t0 = time.time()
     m = unlearn(bb, ImageData.from_dataset(split["forget"]), ImageData.from_dataset(split["retain"]), cfg, progress=progress)
-    secs = time.time() - t0
+    h = m.history   # training time from the logged seconds per step: right even when this call resumed a checkpoint
+    secs = float((h.step.diff().fillna(h.step.iloc[0]) * h.sec_per_step).sum())
     folder = Path(root or ORACLES)/f"{bb.name}-{forget}"
     tmp = folder.with_name(f".{folder.name}.tmp"); shutil.rmtree(tmp, ignore_errors=True)
     save_backbone(m, tmp/"model"); m.history.to_csv(tmp/"history.csv", index=False)
     write_json(tmp/"oracle.json", {"backbone": bb.name, "forget": forget, "recipe": _recipe(cfg), "seed": seed,
-                                   "train_seconds": secs, "n_train_images": m.history.attrs["n_train_images"],
+                                   "train_seconds": secs, "this_call_seconds": time.time() - t0, "n_train_images": m.history.attrs["n_train_images"],
                                    "final_loss": float(m.history.loss.iloc[-1])})
     shutil.rmtree(folder, ignore_errors=True); tmp.rename(folder)
     return folder
