@@ -29,7 +29,7 @@ def as_list(x) -> list:
 
 # %% auto #0
 __all__ = ['SCALES', 'check_seeds', 'as_list', 'fingerprint', 'cached_model', 'method_key', 'with_concepts', 'toy_concept_key',
-           'summarise', 'fmt', 'save_figure', 'save_grid']
+           'class_split', 'summarise', 'fmt', 'save_figure', 'save_grid']
 
 # %% ../nbs/01g_experiment.ipynb #e028ba06
 def fingerprint(bb:Backbone) -> str:
@@ -69,6 +69,57 @@ def with_concepts(cfg, concepts:list[str]):
 def toy_concept_key(concept:str, n_forget:int, n_retain:int, seed:int) -> dict:
     "The data part of an erased toy-t2i model's cache key, for `world.make_split(concept, n_forget, n_retain, seed=seed)`: 02 and 04 share it, and so their erased models."
     return {"concept": concept, "n": [n_forget, n_retain], "split_seed": seed}
+
+# %% ../nbs/01g_experiment.ipynb #d4e75105
+def class_split(ds, # a `datasets.Dataset` with `image` (uint8 H×W×3) and `label`, e.g. `load_cifar10_data(...)`
+                class_names:list, # the backbone's classes; the output's labels index them
+                forget:str, # the class to forget
+                n_forget:int, n_retain:int, n_aux:int, seed:int=0,
+                retain_classes:list|None=None, # classes the retain set is balanced over (None: every class but `forget`)
+               ):
+    "A `datasets.DatasetDict` with `forget`, `retain` and `aux` splits drawn from a labelled image dataset (same layout as `world.make_split`)."
+    import datasets
+    class_names = list(class_names)
+    check_choice("forget", forget, class_names)
+    for k, v in (("n_forget", n_forget), ("n_retain", n_retain), ("n_aux", n_aux), ("seed", seed)): check_number(k, v, lo=0, integer=True)
+    for c in ("image", "label"):
+        if c not in ds.column_names: raise StudyError(f"the dataset has no {c!r} column; it has {', '.join(ds.column_names)}")
+    labels = np.asarray(ds["label"], dtype=np.int64)
+    ds_names = getattr(ds.features["label"], "names", None)
+    if ds_names:             # re-index the dataset's labels to `class_names` by name
+        missing = [c for c in class_names if c not in ds_names]
+        if missing: raise StudyError(f"the dataset has no class {missing[0]!r}; its classes: {', '.join(ds_names)}")
+        to_ours = np.array([class_names.index(n) if n in class_names else -1 for n in ds_names])
+        labels = to_ours[labels]
+    elif len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
+        raise StudyError(f"labels span {labels.min()}..{labels.max()} but there are {len(class_names)} class names")
+    others = [c for c in class_names if c != forget]
+    retain_classes = others if retain_classes is None else list(retain_classes)
+    for c in retain_classes:
+        check_choice("retain class", c, others)
+    def per(n, k): return [n // k + (i < n % k) for i in range(k)]
+    want = {c: [0, 0, 0] for c in class_names}          # forget, retain, aux images per class
+    want[forget][0] = n_forget
+    for c, k in zip(retain_classes, per(n_retain, len(retain_classes))): want[c][1] = k
+    for c, k in zip(others, per(n_aux, len(others))): want[c][2] = k
+    picks = {"forget": [], "retain": [], "aux": []}
+    for ci, c in enumerate(class_names):
+        nf, nr, na = want[c]
+        if nf + nr + na == 0: continue
+        idx = np.flatnonzero(labels == ci)
+        if len(idx) < nf + nr + na:
+            role = "forget" if c == forget else f"{nr} retain + {na} aux"
+            raise StudyError(f"class {c!r} has {len(idx)} images, the split needs {nf + nr + na} ({role}): "
+                             "use a larger dataset or smaller n_forget / n_retain / n_aux")
+        idx = np.random.default_rng([seed, ci]).permutation(idx)
+        picks["forget"] += idx[:nf].tolist(); picks["retain"] += idx[nf:nf + nr].tolist(); picks["aux"] += idx[nf + nr:nf + nr + na].tolist()
+    shape = tuple(np.asarray(ds.with_format("numpy")[0]["image"]).shape) if len(ds) else (1, 1, 3)
+    def make(rows):
+        imgs = np.asarray(ds.select(rows).with_format("numpy")["image"], dtype=np.uint8).reshape(-1, *shape)
+        feats = datasets.Features({"image": datasets.Array3D(shape, "uint8"),
+                                   "label": datasets.ClassLabel(names=class_names)})
+        return datasets.Dataset.from_dict({"image": imgs, "label": labels[rows].tolist()}, features=feats)
+    return datasets.DatasetDict({k: make(v) for k, v in picks.items()})
 
 # %% ../nbs/01g_experiment.ipynb #f524868b
 def summarise(df:pd.DataFrame, by, cols) -> pd.DataFrame:
