@@ -87,6 +87,6 @@ def test_pretrain_ships_an_oracle_that_the_study_finds(tmp_path):
     base = load_checkpoint(out/"toy-class")
     smoke = retrain.Config(steps=30, lr=5e-4, warmup=3, batch_size=16, n_world=2000)
     oracle = retrain.shipped_oracle(base, "star", smoke, root=out/"oracles")
-    assert oracle is not None and oracle.shipped["recipe"]["steps"] == 30 and len(oracle.history) > 0
+    assert oracle is not None and oracle.history.attrs["shipped"]["recipe"]["steps"] == 30 and len(oracle.history) > 0
     assert retrain.shipped_oracle(base, "star", root=out/"oracles") is None      # not the full recipe
     assert not any(p.name.endswith(".tmp") for p in (out/"oracles").iterdir())

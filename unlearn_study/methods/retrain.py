@@ -107,13 +107,13 @@ def _recipe(cfg:Config) -> dict:
     return {k: v for k, v in asdict(cfg).items() if k not in ("seed", "log_every", "ckpt_dir")}
 
 def shipped_oracle(bb:Backbone, forget:str, cfg:Config|None=None, root=None, device="cpu") -> Backbone|None:
-    "The shipped oracle of `bb`'s architecture without `forget`, if it was trained with recipe `cfg` (default: the full one); else None."
+    "The shipped oracle of `bb`'s architecture without `forget`, if it was trained with recipe `cfg` (default: the full one); else None. Its `.history.attrs['shipped']` says how it was trained."
     folder = Path(root or ORACLES)/f"{bb.name}-{forget}"
     if not (folder/"oracle.json").exists(): return None
     info = read_json(folder/"oracle.json")
     if info["backbone"] != bb.name or info["forget"] != forget or info["recipe"] != _recipe(cfg or default_config(bb)): return None
     m = load_checkpoint(folder/"model", device)
-    m.history = pd.read_csv(folder/"history.csv"); m.shipped = info
+    m.history = pd.read_csv(folder/"history.csv"); m.history.attrs["shipped"] = info   # what trained it, and how long
     return m
 
 def ship_oracle(bb:Backbone, forget:str, cfg:Config|None=None, root=None, seed:int=0, ckpt_dir=None, progress:bool=False) -> Path:
