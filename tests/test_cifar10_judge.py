@@ -1,23 +1,14 @@
 """The CIFAR-10 judge: `05_pretrain.ipynb -p backbone cifar10-judge` trains one from a local class folder (smoke
 recipe) that `load_cifar10_judge` loads with the folder's classes, and a missing judge says how to make one."""
-import json, subprocess, sys, time
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-NBS = ROOT/"nbs"
-PAPERMILL = str(Path(sys.executable).with_name("papermill"))
+from test_notebooks import papermill   # the papermill runner every notebook test shares
+
 CLASSES = {"cyan": (0, 220, 220), "magenta": (220, 0, 220), "yellow": (230, 230, 0)}
-
-
-def papermill(nb, out, *params, timeout=900):
-    cmd = [PAPERMILL, str(NBS/nb), str(out), "--cwd", str(ROOT), "-k", "python3"]
-    for k, v in params: cmd += ["-p", k, str(v)]
-    t0 = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    return p, time.time() - t0
 
 
 def class_folder(root, n_per_class=12, seed=0):

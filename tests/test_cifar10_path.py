@@ -2,24 +2,15 @@
 of 32×32 PNGs for the 10 CIFAR-10 names, an untrained tiny CIFAR-10 U-Net and a judge trained for 20 steps. 03_dimra and
 04_rgd's class part (smoke scale) write a complete run folder; a missing judge or missing images stop 03 at once, with
 the how-to message and no run folder."""
-import json, subprocess, sys, time
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-NBS = ROOT/"nbs"
-PAPERMILL = str(Path(sys.executable).with_name("papermill"))
+from test_notebooks import papermill   # the papermill runner every notebook test shares
+
 N_PER_CLASS = 50   # smoke sizes: 03 needs 32 forget and 10 retain + 10 aux per other class; 04's narrow retain set 45 + 1 per related class
-
-
-def papermill(nb, out, *params, timeout=1500):
-    cmd = [PAPERMILL, str(NBS/nb), str(out), "--cwd", str(ROOT), "-k", "python3"]
-    for k, v in params: cmd += ["-p", k, str(v)]
-    t0 = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    return p, time.time() - t0
 
 
 def finished_runs(out_dir, finding):
