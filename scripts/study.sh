@@ -38,10 +38,12 @@ fi
 
 mkdir -p "$REPORTS"
 # Independent 1-thread jobs side by side (on a shared 2-core machine two threads per job ran 50-80x slower than one):
-# JOBS notebooks at a time (default: the number of cores), each with UNLEARN_THREADS threads (default 1).
-# 02 and 03 start first; 04 starts when one of them is done, and reuses the unlearned models they cached.
+# JOBS notebooks at a time (default: all of them), each with UNLEARN_THREADS threads (default 1). They share the model
+# cache: a model two notebooks need (03's and 04's class models, 02's and 04's erased toy-t2i models) is built by
+# whichever gets there first while the other waits on the cache entry's lock, then loaded, so no work is done twice
+# and the two cores stay busy.
 export UNLEARN_THREADS=${UNLEARN_THREADS_PER_JOB:-1}
-JOBS=${JOBS:-$(python -c 'import os; print(max(1, len(os.sched_getaffinity(0))))')}
+JOBS=${JOBS:-${#todo[@]}}
 failed=()
 t0=$SECONDS
 run_one() {

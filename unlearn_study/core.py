@@ -4,13 +4,13 @@
 
 # %% ../nbs/00_core.ipynb #5793691e
 from __future__ import annotations
-import datetime, hashlib, importlib.metadata, json, os, platform, random, shutil, subprocess, tempfile, time
+import contextlib, datetime, hashlib, importlib.metadata, json, os, platform, random, shutil, subprocess, tempfile, time
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['TRACKED_PACKAGES', 'StudyError', 'MissingResourceError', 'check_choice', 'check_number', 'set_seed', 'set_threads',
            'get_device', 'atomic_write', 'write_json', 'read_json', 'config_hash', 'package_versions', 'git_sha',
-           'environment_info', 'RunDir', 'default_cache_root', 'cached', 'Timer']
+           'environment_info', 'RunDir', 'default_cache_root', 'file_lock', 'cached', 'Timer']
 
 # %% ../nbs/00_core.ipynb #578a4ab9
 class StudyError(ValueError):
@@ -196,8 +196,21 @@ class RunDir:
         else: self.abort()
 
 # %% ../nbs/00_core.ipynb #cffebdd9
+try: import fcntl
+except ImportError: fcntl = None   # not POSIX: no cross-process lock
+
 def default_cache_root() -> Path:
     return Path(os.environ.get("UNLEARN_CACHE", Path.home()/".cache"/"unlearn_study"))
+
+@contextlib.contextmanager
+def file_lock(path):
+    "Hold an exclusive lock on the file `path` (created if missing) while the body runs; other holders wait."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        if fcntl is not None: fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally:
+            if fcntl is not None: fcntl.flock(f, fcntl.LOCK_UN)
 
 def cached(kind:str, # what is cached, e.g. "unlearned"
            cfg:dict, # everything that determines the result
@@ -208,15 +221,17 @@ def cached(kind:str, # what is cached, e.g. "unlearned"
     root = Path(root) if root is not None else default_cache_root()
     final = root/kind/config_hash(cfg, 16)
     if (final/"DONE").exists(): return final
-    tmp = root/kind/f".tmp-{final.name}-{os.getpid()}"
-    if tmp.exists(): shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
-        write_json(tmp/"cache_config.json", cfg); build(tmp); atomic_write(tmp/"DONE", "")
-        if final.exists(): shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
+    with file_lock(root/kind/".locks"/final.name):
+        if (final/"DONE").exists(): return final   # another process built it while this one waited
+        tmp = root/kind/f".tmp-{final.name}-{os.getpid()}"
+        if tmp.exists(): shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        try:
+            write_json(tmp/"cache_config.json", cfg); build(tmp); atomic_write(tmp/"DONE", "")
+            if final.exists(): shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True); raise
     return final
 
 # %% ../nbs/00_core.ipynb #fdeafc15
