@@ -7,22 +7,14 @@ import numpy as np
 import pytest
 
 from test_notebooks import papermill   # the papermill runner every notebook test shares
+from class_images import class_folder as write_class_folder
 
 CLASSES = {"cyan": (0, 220, 220), "magenta": (220, 0, 220), "yellow": (230, 230, 0)}
 
 
 def class_folder(root, n_per_class=12, seed=0):
     "One sub-folder of 32×32 PNGs per class: a coloured square on a dark noisy background."
-    from PIL import Image
-    rng = np.random.default_rng(seed)
-    for name, rgb in CLASSES.items():
-        (root/name).mkdir(parents=True)
-        for i in range(n_per_class):
-            im = np.full((32, 32, 3), rng.integers(0, 60, 3), np.int64)
-            s = int(rng.integers(10, 20)); y, x = rng.integers(0, 32 - s, 2)
-            im[y:y + s, x:x + s] = rgb
-            Image.fromarray(np.clip(im + rng.normal(0, 10, im.shape), 0, 255).astype(np.uint8)).save(root/name/f"{i}.png")
-    return root
+    return write_class_folder(root, CLASSES, n_per_class, np.random.default_rng(seed))
 
 
 def test_missing_cifar10_judge_says_how_to_make_one(tmp_path):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from test_notebooks import papermill   # the papermill runner every notebook test shares
+from class_images import class_folder
 
 N_PER_CLASS = 50   # smoke sizes: 03 needs 32 forget and 10 retain + 10 aux per other class; 04's narrow retain set 45 + 1 per related class
 
@@ -22,19 +23,12 @@ def finished_runs(out_dir, finding):
 def cifar_world(tmp_path_factory):
     "A CIFAR-like class folder (a distinct colour per class), a tiny cifar10 base and a tiny judge trained on the folder."
     import torch
-    from PIL import Image
     from unlearn_study.backbones import CIFAR10_CLASSES, build_cifar10, save_backbone, load_cifar10_data
     from unlearn_study.metrics import train_class_judge, save_judge
     root = tmp_path_factory.mktemp("cifar_world")
     folder, rng = root/"images", np.random.default_rng(0)
     colours = rng.integers(0, 256, (len(CIFAR10_CLASSES), 3))
-    for name, rgb in zip(CIFAR10_CLASSES, colours):
-        (folder/name).mkdir(parents=True)
-        for i in range(N_PER_CLASS):
-            im = np.full((32, 32, 3), rng.integers(0, 60, 3), np.int64)
-            s = int(rng.integers(10, 22)); y, x = rng.integers(0, 32 - s, 2)
-            im[y:y + s, x:x + s] = rgb
-            Image.fromarray(np.clip(im + rng.normal(0, 8, im.shape), 0, 255).astype(np.uint8)).save(folder/name/f"{i}.png")
+    class_folder(folder, dict(zip(CIFAR10_CLASSES, colours)), N_PER_CLASS, rng, size=(10, 22), noise=8.0)
     torch.manual_seed(0)
     bb = build_cifar10(channels=(32, 64))
     bb.sample_steps = 10      # the run's image grids sample with the base's steps (evaluations use the smoke preset's 5)

@@ -10,7 +10,7 @@ import torch
 from ..core import StudyError, check_number
 from ..backbones import Backbone
 from ..train import ImageData, FitConfig, fit, diffusion_loss
-from .graddiff import AscentGuard, as_image_data, check_data
+from .graddiff import AscentGuard, as_image_data, check_data, fit_guarded
 
 @dataclass
 class Config:
@@ -65,12 +65,7 @@ def unlearn(bb:Backbone, forget, retain=None, cfg:Config|None=None, progress:boo
         return {"forget_loss": lf.item(), **guard.logs()}
 
     steps = cfg.steps if cfg.steps is not None else max(1, round(cfg.epochs * math.ceil(len(forget) / cfg.batch_size)))
-    fcfg = FitConfig(steps=steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed, log_every=max(1, min(25, steps)))
-    hist = fit(model, step_fn, fcfg, desc="ga", progress=progress, callback=guard)
-    hist["stopped_at"] = guard.stopped_at if guard.stopped_at is not None else steps
-    hist.attrs.update(config=asdict(cfg), base_probe=guard.base, probe_trace=guard.trace)
-    model.history = hist
-    return model
+    return fit_guarded(model, step_fn, guard, cfg, steps, "ga", progress)
 
 # %% auto #0
 __all__ = ['SD14', 'TOY', 'Config', 'default_config', 'unlearn']

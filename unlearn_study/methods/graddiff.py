@@ -27,7 +27,7 @@ def check_data(bb:Backbone, forget:ImageData, retain:ImageData|None):
         if d.images.shape[1] != bb.resolution: raise StudyError(f"the {name} images are {d.images.shape[1]}px; {bb.name} works at {bb.resolution}px")
 
 # %% auto #0
-__all__ = ['SD14', 'TOY', 'as_image_data', 'check_data', 'AscentGuard', 'Config', 'default_config', 'unlearn']
+__all__ = ['SD14', 'TOY', 'as_image_data', 'check_data', 'AscentGuard', 'fit_guarded', 'Config', 'default_config', 'unlearn']
 
 # %% ../../nbs/methods/graddiff.ipynb #0d942363
 class AscentGuard:
@@ -73,6 +73,17 @@ class AscentGuard:
 
     def logs(self) -> dict:
         return {f"probe_{k}": v / self.base[k] for k, v in self.last.items()}
+
+
+
+def fit_guarded(model:Backbone, step_fn, guard:AscentGuard, cfg, steps:int, desc:str, progress:bool=False) -> Backbone:
+    "Run an ascent method's `step_fn` for `steps` Adam steps with `guard` checking as it goes; `model.history` records where it stopped."
+    fcfg = FitConfig(steps=steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed, log_every=max(1, min(25, steps)))
+    hist = fit(model, step_fn, fcfg, desc=desc, progress=progress, callback=guard)
+    hist["stopped_at"] = guard.stopped_at if guard.stopped_at is not None else steps
+    hist.attrs.update(config=asdict(cfg), base_probe=guard.base, probe_trace=guard.trace)
+    model.history = hist
+    return model
 
 # %% ../../nbs/methods/graddiff.ipynb #3f034e7e
 @dataclass
@@ -127,10 +138,4 @@ def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=Fal
         backward(-lf_used + cfg.retain_weight * lr)
         return {"forget_loss": lf.item(), "retain_loss": lr.item(), **guard.logs()}
 
-    fcfg = FitConfig(steps=cfg.steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed,
-                     log_every=max(1, min(25, cfg.steps)))
-    hist = fit(model, step_fn, fcfg, desc="graddiff", progress=progress, callback=guard)
-    hist["stopped_at"] = guard.stopped_at if guard.stopped_at is not None else cfg.steps
-    hist.attrs.update(config=asdict(cfg), base_probe=guard.base, probe_trace=guard.trace)
-    model.history = hist
-    return model
+    return fit_guarded(model, step_fn, guard, cfg, cfg.steps, "graddiff", progress)

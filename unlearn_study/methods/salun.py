@@ -33,28 +33,32 @@ def top_fraction_mask(scores:dict, # parameter name -> saliency scores (any shap
     return out
 
 # %% auto #0
-__all__ = ['SD14', 'TOY', 'top_fraction_mask', 'saliency_scores', 'saliency_mask', 'mask_gradients', 'Config', 'default_config',
-           'unlearn']
+__all__ = ['SD14', 'TOY', 'top_fraction_mask', 'batch_gradient_sum', 'saliency_scores', 'saliency_mask', 'mask_gradients',
+           'Config', 'default_config', 'unlearn']
 
 # %% ../../nbs/methods/salun.ipynb #bac4ef16
-def saliency_scores(bb:Backbone, forget:ImageData,
-                    batch_size:int=128, # forget images per batch (one pass over the forget set)
-                    guidance:float=3.0, # s in ε_∅ + s(ε_c − ε_∅) for the saliency loss (1: plain conditional)
-                    grad_clip:float|None=1.0, # clip each batch's gradient norm before summing (SalUn DDPM)
-                    max_batches:int|None=None, # cap on the number of batches
-                    seed:int=0) -> dict:
-    "|Σ_batches ∇_θ ‖ε − ε̃_θ(x_t, t, c_f)‖²| per U-Net weight, at the current weights."
+def batch_gradient_sum(bb:Backbone, data:ImageData,
+                       batch_size:int=128, # images per batch (one shuffled pass over `data`)
+                       guidance:float=3.0, # s in ε_∅ + s(ε_c − ε_∅) for the loss (1: plain conditional)
+                       grad_clip:float|None=1.0, # clip each batch's gradient norm first
+                       max_batches:int|None=None, # cap on the number of batches
+                       seed:int=0,
+                       reduction:str="mean", # the batch loss: "mean" over all entries, or "sample" (sum per sample, mean over samples)
+                       term=None, # term(g_b, n_batches) -> what is summed (default: g_b itself)
+                      ) -> dict:
+    "Σ_b term(g_b) over the batches of one pass, per U-Net weight; g_b the batch gradient of ‖ε − ε̃_θ(x_t, t, c)‖², clipped."
+    check_choice("reduction", reduction, ["mean", "sample"])
     g = torch.Generator().manual_seed(seed)
     names, params = zip(*[(n, p) for n, p in bb.unet.named_parameters()])
     req = [p.requires_grad for p in params]
     total = [torch.zeros_like(p) for p in params]
+    batches = torch.randperm(len(data), generator=g).split(batch_size)[:max_batches]
+    term = term or (lambda gr, n: gr)
     was = bb.unet.training; bb.unet.eval()
-    order = torch.randperm(len(forget), generator=g)
-    batches = order.split(batch_size)[:max_batches]
     try:
         for p in params: p.requires_grad_(True)
         for idx in batches:
-            x0, c = forget.batch(bb, idx)
+            x0, c = data.batch(bb, idx)
             z0 = to_latents(bb, x0.to(bb.device), g)
             noise = torch.randn(z0.shape, generator=g).to(bb.device, z0.dtype)
             t = torch.randint(0, bb.scheduler.config.num_train_timesteps, (len(z0),), generator=g).to(bb.device)
@@ -63,18 +67,29 @@ def saliency_scores(bb:Backbone, forget:ImageData,
             if guidance != 1:
                 eps_u = predict_noise(bb, x_t, t, null_condition(bb, len(z0))).float()
                 eps = eps_u + guidance * (eps - eps_u)
-            loss = ((noise.float() - eps) ** 2).mean()
+            err = (noise.float() - eps) ** 2
+            loss = err.mean() if reduction == "mean" else err.sum(dim=tuple(range(1, eps.ndim))).mean()
             grads = torch.autograd.grad(loss, params, allow_unused=True)
             grads = [torch.zeros_like(p) if gr is None else gr for p, gr in zip(params, grads)]
             if grad_clip is not None:
                 norm = torch.sqrt(sum((gr.float() ** 2).sum() for gr in grads))
                 scale = min(1.0, grad_clip / (float(norm) + 1e-6))
                 grads = [gr * scale for gr in grads]
-            for tot, gr in zip(total, grads): tot.add_(gr)
+            for tot, gr in zip(total, grads): tot.add_(term(gr, len(batches)))
     finally:
         for p, r in zip(params, req): p.requires_grad_(r)
         bb.unet.train(was)
-    return {n: tot.abs() for n, tot in zip(names, total)}
+    return dict(zip(names, total))
+
+def saliency_scores(bb:Backbone, forget:ImageData,
+                    batch_size:int=128, # forget images per batch (one pass over the forget set)
+                    guidance:float=3.0, # s in ε_∅ + s(ε_c − ε_∅) for the saliency loss (1: plain conditional)
+                    grad_clip:float|None=1.0, # clip each batch's gradient norm before summing (SalUn DDPM)
+                    max_batches:int|None=None, # cap on the number of batches
+                    seed:int=0) -> dict:
+    "|Σ_batches ∇_θ ‖ε − ε̃_θ(x_t, t, c_f)‖²| per U-Net weight, at the current weights."
+    total = batch_gradient_sum(bb, forget, batch_size, guidance, grad_clip, max_batches, seed, reduction="mean")
+    return {n: tot.abs() for n, tot in total.items()}
 
 def saliency_mask(bb:Backbone, forget:ImageData, mask_ratio:float=0.5, **kw) -> dict:
     "SalUn's weight-saliency mask: True for the `mask_ratio` of U-Net weights with the largest forget-loss gradient."

@@ -11,6 +11,7 @@ from ..core import StudyError, check_number, check_choice
 from ..backbones import Backbone, null_condition, predict_noise, to_latents, latent_shape
 from ..train import ImageData, FitConfig, fit, diffusion_loss
 from .graddiff import as_image_data, check_data
+from .salun import batch_gradient_sum
 
 def fisher_diagonal(bb:Backbone, data:ImageData,
                     batch_size:int=128, # images per batch (one pass over `data`)
@@ -18,35 +19,8 @@ def fisher_diagonal(bb:Backbone, data:ImageData,
                     grad_clip:float|None=1.0, # clip each batch gradient before squaring (official: 1.0)
                     max_batches:int|None=None, seed:int=0) -> dict:
     "Diagonal empirical Fisher: the mean over batches of the squared (clipped) batch gradient of the guided loss."
-    g = torch.Generator().manual_seed(seed)
-    names, params = zip(*[(n, p) for n, p in bb.unet.named_parameters()])
-    req = [p.requires_grad for p in params]
-    fisher = [torch.zeros_like(p) for p in params]
-    batches = torch.randperm(len(data), generator=g).split(batch_size)[:max_batches]
-    was = bb.unet.training; bb.unet.eval()
-    try:
-        for p in params: p.requires_grad_(True)
-        for idx in batches:
-            x0, c = data.batch(bb, idx)
-            z0 = to_latents(bb, x0.to(bb.device), g)
-            noise = torch.randn(z0.shape, generator=g).to(bb.device, z0.dtype)
-            t = torch.randint(0, bb.scheduler.config.num_train_timesteps, (len(z0),), generator=g).to(bb.device)
-            x_t = bb.scheduler.add_noise(z0, noise, t)
-            eps = predict_noise(bb, x_t, t, c).float()
-            if guidance != 1:
-                eps_u = predict_noise(bb, x_t, t, null_condition(bb, len(z0))).float()
-                eps = eps_u + guidance * (eps - eps_u)
-            loss = ((noise.float() - eps) ** 2).sum(dim=tuple(range(1, eps.ndim))).mean()
-            grads = torch.autograd.grad(loss, params, allow_unused=True)
-            grads = [torch.zeros_like(p) if gr is None else gr for p, gr in zip(params, grads)]
-            if grad_clip is not None:
-                norm = float(torch.sqrt(sum((gr.float() ** 2).sum() for gr in grads)))
-                grads = [gr * min(1.0, grad_clip / (norm + 1e-6)) for gr in grads]
-            for f, gr in zip(fisher, grads): f.add_(gr.float() ** 2 / len(batches))
-    finally:
-        for p, r in zip(params, req): p.requires_grad_(r)
-        bb.unet.train(was)
-    return dict(zip(names, fisher))
+    return batch_gradient_sum(bb, data, batch_size, guidance, grad_clip, max_batches, seed, reduction="sample",
+                              term=lambda gr, n: gr.float() ** 2 / n)
 
 def fisher_mask(forget_fisher:dict, retain_fisher:dict, gamma:float=1.0) -> dict:
     "SFR-on's weight saliency: (F_f + 1e-15) / (F_r + 1e-15) ≥ γ."
