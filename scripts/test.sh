@@ -67,7 +67,7 @@ nbdev_test --n_workers "$NBDEV_WORKERS" --timing --skip_file_re "$skip_re"
 done_step nbdev_test
 
 step "pytest tests/"
-python -m pytest tests/ "$@"
+python -m pytest tests/ --durations=20 "$@"
 done_step pytest
 
 echo
