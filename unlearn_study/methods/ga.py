@@ -5,11 +5,11 @@
 # %% ../../nbs/methods/ga.ipynb #707122e6
 from __future__ import annotations
 import math
-from dataclasses import dataclass, asdict, replace
+from dataclasses import dataclass, replace
 import torch
 from ..core import StudyError, check_number
 from ..backbones import Backbone
-from ..train import ImageData, FitConfig, fit, diffusion_loss
+from ..train import ImageData, diffusion_loss
 from .graddiff import AscentGuard, as_image_data, check_data, fit_guarded
 
 @dataclass

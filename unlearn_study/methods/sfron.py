@@ -8,7 +8,7 @@ import math, time
 from dataclasses import dataclass, asdict, replace
 import torch
 from ..core import StudyError, check_number, check_choice
-from ..backbones import Backbone, null_condition, predict_noise, to_latents, latent_shape
+from ..backbones import Backbone, latent_shape
 from ..train import ImageData, FitConfig, fit, diffusion_loss
 from .graddiff import as_image_data, check_data
 from .salun import batch_gradient_sum
