@@ -1,6 +1,7 @@
 """Seconds per training step and sampling throughput for each backbone, on this machine.
 
     python benchmarks/bench_steps.py [--threads 1] [--out benchmarks/results/steps.json]
+    python benchmarks/bench_steps.py --quick --threads 1 --out host_speed.json   # toy-class steps only (seconds)
 
 On CPU: the toy backbones (batch 64) and a tiny SD-format pipeline. On CUDA it also times an SD v1.4-sized U-Net
 (random init: the real architecture, no download) in fp32 and bf16 autocast, with SDPA attention, optionally
@@ -16,6 +17,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--threads", type=int, default=None)
 p.add_argument("--steps", type=int, default=10)
 p.add_argument("--out", default="benchmarks/results/steps.json")
+p.add_argument("--quick", action="store_true", help="toy-class training steps only: this host's speed, for reading a run's timing")
 a = p.parse_args()
 threads = set_threads(a.threads); dev = get_device("auto")
 res = {"threads": threads, "device": str(dev)}
@@ -35,16 +37,17 @@ def time_steps(bb, x, c, n, autocast=False):
     if dev.type == "cuda": out["peak_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
     return out
 
-for name, build in (("toy-class", build_toy_class), ("toy-t2i", build_toy_t2i)):
+for name, build in (("toy-class", build_toy_class),) + (() if a.quick else (("toy-t2i", build_toy_t2i),)):
     torch.manual_seed(0); bb = build().to(dev)
     x = torch.randn(64, 3, 16, 16, device=dev)
     c = condition(bb, [0] * 64) if bb.kind == "class" else encode_text(bb, ["a red star with dots on a white background"] * 64)
     r = time_steps(bb, x, c, a.steps)
+    if a.quick: res[name] = r; print(f"{name}: {r['sec_per_step']:.3f} s per training step at batch 64, {threads} thread(s)", flush=True); continue
     t0 = time.perf_counter(); sample(bb, ([0] if bb.kind == "class" else ["a red star on a white background"]) * 200, steps=25)
     r["sample_200x25_seconds"] = time.perf_counter() - t0
     res[name] = r; print(name, r, flush=True)
 
-if dev.type == "cuda":
+if dev.type == "cuda" and not a.quick:
     from diffusers import UNet2DConditionModel
     from unlearn_study.backbones import Backbone, _ddpm_schedule
     unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768).to(dev)  # SD v1.4's U-Net config (860M params)
@@ -54,7 +57,7 @@ if dev.type == "cuda":
         res[f"sd14_unet_bs{bs}_fp32"] = time_steps(bb, x, c, a.steps)
         res[f"sd14_unet_bs{bs}_bf16"] = time_steps(bb, x, c, a.steps, autocast=True)
         print(bs, res[f"sd14_unet_bs{bs}_fp32"], res[f"sd14_unet_bs{bs}_bf16"], flush=True)
-else:
+elif not a.quick:
     res["sd14_unet"] = "not measured: no CUDA device on this machine"
 res["environment"] = environment_info(dev)
 write_json(a.out, res)

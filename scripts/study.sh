@@ -37,6 +37,12 @@ if [ ${#todo[@]} -eq 0 ]; then
 fi
 
 mkdir -p "$REPORTS"
+# This host's speed (a few toy-class training steps, 1 thread, before anything else runs), so that the run's timing
+# can be read against other machines: the 2-core hosts this project ran on took 0.21-0.40 s per step.
+case " $* " in *" --prepare-only "*) ;; *)
+  python benchmarks/bench_steps.py --quick --threads 1 --steps 5 --out "$REPORTS/host_speed.json" 2>/dev/null | tail -1 \
+    || echo "(host speed not measured)";;
+esac
 # Independent 1-thread jobs side by side (on a shared 2-core machine two threads per job ran 50-80x slower than one):
 # JOBS notebooks at a time (default: all of them), each with UNLEARN_THREADS threads (default 1). They share the model
 # cache: a model two notebooks need (03's and 04's class models, 02's and 04's erased toy-t2i models) is built by
@@ -68,5 +74,6 @@ done
 for nb in "${!pids[@]}"; do wait "${pids[$nb]}" || failed+=("$(basename "$nb" .ipynb)"); done
 
 echo; echo "== study done in $((SECONDS-t0)) s; reports in $REPORTS/:"
+[ -f "$REPORTS/host_speed.json" ] && python -c "import json,sys; r=json.load(open(sys.argv[1]))['toy-class']; print(f'   on a host that takes {r[\"sec_per_step\"]:.2f} s per toy-class training step (1 thread, batch 64)')" "$REPORTS/host_speed.json" || true
 ls -1 "$REPORTS"
 if [ ${#failed[@]} -gt 0 ]; then echo "study.sh: failed: ${failed[*]}" >&2; exit 1; fi
