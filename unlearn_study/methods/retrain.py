@@ -45,7 +45,8 @@ def default_config(bb:Backbone) -> Config:
     return {"toy-class": TOY, "toy-t2i": TOY_T2I}.get(bb.name, Config())
 
 # %% auto #0
-__all__ = ['TOY', 'TOY_T2I', 'ORACLES', 'Config', 'default_config', 'world_without', 'unlearn', 'shipped_oracle', 'ship_oracle']
+__all__ = ['TOY', 'TOY_T2I', 'ORACLES', 'Config', 'default_config', 'world_without', 'unlearn', 'shipped_oracle', 'ship_oracle',
+           'against_oracle']
 
 # %% ../../nbs/methods/retrain.ipynb #46470199
 from .dimum import infer_concept   # the one word in every forget caption and in no retain caption
@@ -134,3 +135,17 @@ def ship_oracle(bb:Backbone, forget:str, cfg:Config|None=None, root=None, seed:i
                                    "final_loss": float(m.history.loss.iloc[-1])})
     shutil.rmtree(folder, ignore_errors=True); tmp.rename(folder)
     return folder
+
+# %% ../../nbs/methods/retrain.ipynb #264446e7
+def against_oracle(name:str, ua:float, ra:float, # the method's name and its UA / RA
+                   evaluate, # evaluate(model) -> {"UA", "RA", ...} or (UA, RA, ...): the evaluation that gave `ua`, `ra`
+                   bb:Backbone, forget:str="star") -> dict:
+    "The shipped oracle's UA/RA under `evaluate`, and the method's gaps to it (method − oracle); prints one line."
+    oracle = shipped_oracle(bb, forget)
+    if oracle is None: raise StudyError(f"no oracle without {forget!r} ships for {bb.name}: train one with nbs/05_pretrain.ipynb (backbone='oracle')")
+    r = evaluate(oracle)
+    ua_o, ra_o = (r["UA"], r["RA"]) if isinstance(r, dict) else r[:2]
+    out = {"oracle_UA": ua_o, "oracle_RA": ra_o, "UA_gap": ua - ua_o, "RA_gap": ra - ra_o}
+    print(f"retrain oracle: UA {ua_o:.2f}  RA {ra_o:.2f}   {name}: UA {ua:.2f}  RA {ra:.2f}   "
+          f"(gap to the oracle: UA {out['UA_gap']:+.2f}, RA {out['RA_gap']:+.2f})")
+    return out
