@@ -38,7 +38,7 @@ fi
 
 mkdir -p "$REPORTS"
 # This host's speed (a few toy-class training steps, 1 thread, before anything else runs), so that the run's timing
-# can be read against other machines: the 2-core hosts this project ran on took 0.21-0.40 s per step.
+# can be read against other machines: the 2-core hosts this project ran on took 0.21-0.43 s per step.
 case " $* " in *" --prepare-only "*) ;; *)
   python benchmarks/bench_steps.py --quick --threads 1 --steps 5 --out "$REPORTS/host_speed.json" 2>/dev/null | tail -1 \
     || echo "(host speed not measured)";;
