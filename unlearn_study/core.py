@@ -124,7 +124,7 @@ def package_versions(names=TRACKED_PACKAGES) -> dict:
 
 def git_sha(path=None) -> str|None:
     "The commit of the checkout holding `path` (this package by default), with `-dirty` when it has changes; None outside git."
-    path = Path(path or Path(__file__).parent if "__file__" in globals() else Path.cwd())
+    if path is None: path = Path(__file__).parent if "__file__" in globals() else Path.cwd()
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10)
         if sha.returncode: return None
