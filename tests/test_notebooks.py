@@ -24,11 +24,13 @@ def run_folder(out_dir, finding):
 
 
 @pytest.mark.parametrize("nb,finding,params", [
-    ("02_resurgence.ipynb", "resurgence", [("concept", "star")]),
-    ("03_dimra.ipynb", "dimra", [("forget_class", "star")]),
-    ("04_rgd.ipynb", "rgd", []),
+    ("02_resurgence.ipynb", "resurgence", [("concept", "star")]),   # the examples' concept
+    ("02_resurgence.ipynb", "resurgence", [("concept", "blue")]),   # concepts are data: a colour no example uses
+    ("03_dimra.ipynb", "dimra", [("forget_class", "heart")]),
+    ("04_rgd.ipynb", "rgd", [("forget_class", "heart"), ("concept", "dots")]),
 ])
 def test_experiment_smoke(tmp_path, nb, finding, params):
+    "Each finding notebook at smoke scale, on the examples' concept and on toy concepts no example uses."
     out = tmp_path/"runs"
     p, secs = papermill(nb, tmp_path/"out.ipynb", ("scale", "smoke"), ("out_dir", out), *params)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -38,6 +40,7 @@ def test_experiment_smoke(tmp_path, nb, finding, params):
     assert meta["versions"]["torch"] and meta["seeds"] and "sampler" in meta
     metrics = json.loads((run/"metrics.json").read_text())
     assert isinstance(metrics.get("finding"), str) and metrics["finding"]
+    for k, v in params: assert json.loads((run/"config.json").read_text())[k] == v, k   # the asked concept/class was studied
     assert list(run.glob("figures/*.png")) and list(run.glob("grids/*.png"))
     assert not list((out/finding/".staging").iterdir()), "nothing half-written may remain"
     print(f"{nb}: {secs:.0f} s")
