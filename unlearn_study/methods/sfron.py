@@ -108,7 +108,7 @@ def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=Fal
         xr, cr = retain.random_batch(model, cfg.batch_size, gen, cond_dropout=cfg.cond_dropout)
         lr = diffusion_loss(model, xr, cr, gen) * scale
         backward(cfg.remain_alpha * lr)
-        return {"retain_loss": float(lr) / scale}
+        return {"retain_loss": lr.item() / scale}
 
     def before_step(_params):
         if not phase["forget"]: return
