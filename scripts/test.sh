@@ -17,7 +17,7 @@ export UNLEARN_THREADS=${UNLEARN_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM_THREADS:-
 export TOKENIZERS_PARALLELISM=false JUPYTER_PREFER_ENV_PATH=1 PYTHONDONTWRITEBYTECODE=1
 export MPLBACKEND=Agg
 NBDEV_WORKERS=${NBDEV_WORKERS:-2}
-# pytest-xdist workers, one test file each (files share module fixtures); 0 runs in-process
+# pytest-xdist workers: tests handed out one by one, except an xdist_group (tests sharing a module fixture) kept on one worker; 0 runs in-process
 PYTEST_WORKERS=${PYTEST_WORKERS:-2}
 
 declare -a summary=()
@@ -69,7 +69,7 @@ nbdev_test --n_workers "$NBDEV_WORKERS" --timing --skip_file_re "$skip_re"
 done_step nbdev_test
 
 step "pytest tests/ (workers=$PYTEST_WORKERS)"
-python -m pytest tests/ -n "$PYTEST_WORKERS" --dist loadfile --durations=20 "$@"
+python -m pytest tests/ -n "$PYTEST_WORKERS" --dist loadgroup --durations=20 "$@"
 done_step pytest
 
 echo

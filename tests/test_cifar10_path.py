@@ -11,6 +11,8 @@ import pytest
 from test_notebooks import papermill   # the papermill runner every notebook test shares
 from class_images import class_folder
 
+pytestmark = pytest.mark.xdist_group("cifar10_world")   # one worker builds the module fixture once and runs them all
+
 N_PER_CLASS = 50   # smoke sizes: 03 needs 32 forget and 10 retain + 10 aux per other class; 04's narrow retain set 45 + 1 per related class
 
 

@@ -29,3 +29,17 @@ def test_dimra_synthetic_aux(tmp_path):
     steps = {r["step"] for r in json.loads((run/"metrics.json").read_text())["dimra"]}
     assert 0 in steps and len(steps) >= 2
     print(f"03 synthetic aux: {secs:.0f} s")
+
+
+def test_rgd_notebook_without_rgd_skips_its_ablation_and_sweep(tmp_path):
+    "04 with other methods only: the class table and the concept setting run; RGD's own ablation and λ × α sweep do not."
+    out = tmp_path/"runs"
+    p, secs = papermill("04_rgd.ipynb", tmp_path/"out.ipynb", ("scale", "smoke"), ("out_dir", out),
+                        ("methods", "class: graddiff; concept: esd"))
+    assert p.returncode == 0, p.stderr[-3000:]
+    metrics = json.loads((run_folder(out, "rgd")/"metrics.json").read_text())
+    assert {r["method"] for r in metrics["class_setting"]} == {"base", "graddiff"}
+    assert {r["method"] for r in metrics["concept_setting"]} == {"base", "esd"}
+    assert "diversity_ablation" not in metrics and "lambda_alpha_sweep" not in metrics
+    assert "RGD was not run" in metrics["finding"]
+    print(f"04 without rgd: {secs:.0f} s")
