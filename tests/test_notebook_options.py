@@ -1,5 +1,6 @@
 """The finding notebooks' other options at `smoke` scale: LoRA fine-tuning on alternate captions with the full scope
-study (02), and DiMRA with synthetic auxiliary data (03). Each option value a user can pass must run end to end."""
+study (02), DiMRA with synthetic auxiliary data (03), and 04 without RGD among its methods. Each option value a user
+can pass must run end to end."""
 import json
 from test_notebooks import papermill, run_folder
 

@@ -40,7 +40,8 @@ def test_experiment_smoke(tmp_path, nb, finding, params):
     assert meta["versions"]["torch"] and meta["seeds"] and "sampler" in meta
     metrics = json.loads((run/"metrics.json").read_text())
     assert isinstance(metrics.get("finding"), str) and metrics["finding"]
-    for k, v in params: assert json.loads((run/"config.json").read_text())[k] == v, k   # the asked concept/class was studied
+    config = json.loads((run/"config.json").read_text())
+    for k, v in params: assert config[k] == v, k                       # the asked concept/class was studied
     assert list(run.glob("figures/*.png")) and list(run.glob("grids/*.png"))
     assert not list((out/finding/".staging").iterdir()), "nothing half-written may remain"
     print(f"{nb}: {secs:.0f} s")
