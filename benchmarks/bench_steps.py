@@ -47,6 +47,24 @@ for name, build in (("toy-class", build_toy_class),) + (() if a.quick else (("to
     r["sample_200x25_seconds"] = time.perf_counter() - t0
     res[name] = r; print(name, r, flush=True)
 
+# The model the project's targets were sized on (`notes/toy-world-measurements.md`: a plain class-conditional
+# UNet2DModel, channels (32, 64, 64), one layer per block, no attention, batch 64, 2 threads: 0.086 s per step on the
+# machine the notes were measured on). Timing the same model here says how much slower or faster this host is than
+# that one, independently of this package's own (attention-carrying) toy base.
+NOTES_REF_SEC = 0.086
+if dev.type == "cpu":
+    from diffusers import UNet2DModel
+    set_threads(2); torch.manual_seed(0)
+    ref = UNet2DModel(sample_size=16, in_channels=3, out_channels=3, block_out_channels=(32, 64, 64), layers_per_block=1,
+                      down_block_types=("DownBlock2D",) * 3, up_block_types=("UpBlock2D",) * 3, num_class_embeds=10)
+    from unlearn_study.backbones import Backbone, _ddpm_schedule
+    rb = Backbone("reference", ref, _ddpm_schedule(), 16, "class", class_names=[str(i) for i in range(10)])
+    r = time_steps(rb, torch.randn(64, 3, 16, 16), torch.zeros(64, dtype=torch.long), a.steps)
+    r.update(threads=2, notes_sec_per_step=NOTES_REF_SEC, slower_than_notes_host=r["sec_per_step"] / NOTES_REF_SEC)
+    res["sizing_reference"] = r; set_threads(threads)
+    print(f"sizing reference model: {r['sec_per_step']:.3f} s per step at batch 64, 2 threads "
+          f"({r['slower_than_notes_host']:.1f}x the {NOTES_REF_SEC} s of the host the targets were sized on)", flush=True)
+
 if dev.type == "cuda" and not a.quick:
     from diffusers import UNet2DConditionModel
     from unlearn_study.backbones import Backbone, _ddpm_schedule

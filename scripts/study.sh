@@ -74,6 +74,10 @@ done
 for nb in "${!pids[@]}"; do wait "${pids[$nb]}" || failed+=("$(basename "$nb" .ipynb)"); done
 
 echo; echo "== study done in $((SECONDS-t0)) s; reports in $REPORTS/:"
-[ -f "$REPORTS/host_speed.json" ] && python -c "import json,sys; r=json.load(open(sys.argv[1]))['toy-class']; print(f'   on a host that takes {r[\"sec_per_step\"]:.2f} s per toy-class training step (1 thread, batch 64)')" "$REPORTS/host_speed.json" || true
+[ -f "$REPORTS/host_speed.json" ] && python -c "
+import json, sys; h = json.load(open(sys.argv[1])); r = h['toy-class']
+print(f'   on a host that takes {r[\"sec_per_step\"]:.2f} s per toy-class training step (1 thread, batch 64)')
+if 'sizing_reference' in h: print(f'   and runs the model the time targets were sized on {h[\"sizing_reference\"][\"slower_than_notes_host\"]:.1f}x slower than the sizing host')
+" "$REPORTS/host_speed.json" || true
 ls -1 "$REPORTS"
 if [ ${#failed[@]} -gt 0 ]; then echo "study.sh: failed: ${failed[*]}" >&2; exit 1; fi
