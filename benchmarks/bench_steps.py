@@ -10,7 +10,7 @@ import argparse, json, time, tempfile
 from pathlib import Path
 import torch
 from unlearn_study.core import set_threads, write_json, environment_info, get_device
-from unlearn_study.backbones import build_toy_class, build_toy_t2i, encode_text, sample, condition
+from unlearn_study.backbones import build_toy_class, build_toy_t2i, encode_text, sample, condition, Backbone, _ddpm_schedule
 from unlearn_study.train import diffusion_loss
 
 p = argparse.ArgumentParser()
@@ -57,7 +57,6 @@ if dev.type == "cpu":
     set_threads(2); torch.manual_seed(0)
     ref = UNet2DModel(sample_size=16, in_channels=3, out_channels=3, block_out_channels=(32, 64, 64), layers_per_block=1,
                       down_block_types=("DownBlock2D",) * 3, up_block_types=("UpBlock2D",) * 3, num_class_embeds=10)
-    from unlearn_study.backbones import Backbone, _ddpm_schedule
     rb = Backbone("reference", ref, _ddpm_schedule(), 16, "class", class_names=[str(i) for i in range(10)])
     r = time_steps(rb, torch.randn(64, 3, 16, 16), torch.zeros(64, dtype=torch.long), a.steps)
     r.update(threads=2, notes_sec_per_step=NOTES_REF_SEC, slower_than_notes_host=r["sec_per_step"] / NOTES_REF_SEC)
@@ -67,7 +66,6 @@ if dev.type == "cpu":
 
 if dev.type == "cuda" and not a.quick:
     from diffusers import UNet2DConditionModel
-    from unlearn_study.backbones import Backbone, _ddpm_schedule
     unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768).to(dev)  # SD v1.4's U-Net config (860M params)
     bb = Backbone("sd14", unet, _ddpm_schedule(), 512, "text")
     for bs in (1, 4, 8):
