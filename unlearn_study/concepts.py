@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 from .core import StudyError, MissingResourceError, check_choice, check_number, atomic_write
 
-DATA = (Path(__file__).parent/"data" if "__file__" in globals() else Path("../unlearn_study/data")).resolve()
-PROMPTS = DATA/"prompts"
+DATA = (Path(__file__).parent / "data" if "__file__" in globals() else Path("../unlearn_study/data")).resolve()
+PROMPTS = DATA / "prompts"
 CONCEPT_COLUMNS = ("concept", "world", "kind", "anchor", "forget_prompts", "retain_prompts", "description")
 WORLDS = ("toy", "real")
 PROMPT_COLUMNS = ("prompt", "evaluation_seed", "case_number")
@@ -26,71 +26,100 @@ def prompt_sets() -> list[str]:
     "Names of the prompt sets shipped in `data/prompts/`."
     return sorted(p.stem for p in PROMPTS.glob("*.csv"))
 
-def find_prompt_file(name, # a path, a file name or a shipped set's name
-                     base=None, # a folder to look in first (e.g. the folder of a user's concept table)
-                    ) -> Path:
+
+def find_prompt_file(
+    name,  # a path, a file name or a shipped set's name
+    base=None,  # a folder to look in first (e.g. the folder of a user's concept table)
+) -> Path:
     "Resolve a prompt set's name to an existing `.csv`/`.json` file, or raise `MissingResourceError` saying where it looked."
     p = Path(name)
-    cands = [p] if p.is_absolute() else [*([Path(base)/p] if base is not None else []), p, PROMPTS/p]
+    cands = [p] if p.is_absolute() else [*([Path(base) / p] if base is not None else []), p, PROMPTS / p]
     if p.suffix.lower() not in (".csv", ".json"):
         cands += [c.with_name(c.name + ext) for c in cands for ext in (".csv", ".json")]
     for c in cands:
-        if c.is_file(): return c.resolve()
-    raise MissingResourceError(f"prompt set {str(name)!r} not found; looked for {', '.join(map(str, cands))}. "
-                               f"Shipped prompt sets: {', '.join(prompt_sets())}; or pass the path of your own CSV/JSON.")
+        if c.is_file():
+            return c.resolve()
+    raise MissingResourceError(
+        f"prompt set {str(name)!r} not found; looked for {', '.join(map(str, cands))}. "
+        f"Shipped prompt sets: {', '.join(prompt_sets())}; or pass the path of your own CSV/JSON."
+    )
 
 # %% ../nbs/01a_concepts.ipynb #104e8be6
 _ADDED: list[Path] = []
 
-def concept_key(name:str) -> str:
+
+def concept_key(name: str) -> str:
     "The form concept names are compared in: lower case without spaces, '_' or '-' ('Van_Gogh' -> 'vangogh')."
     return re.sub(r"[\s_\-]+", "", str(name).strip().lower())
+
 
 def read_concept_table(path) -> pd.DataFrame:
     "Read and check one concept table; prompt file names become absolute paths."
     path = Path(path)
-    if not path.is_file(): raise MissingResourceError(f"concept table {path} does not exist")
+    if not path.is_file():
+        raise MissingResourceError(f"concept table {path} does not exist")
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in CONCEPT_COLUMNS[:4] if c not in df.columns]
     if missing:
-        raise StudyError(f"concept table {path} lacks column(s) {', '.join(missing)}; a concept table has columns "
-                         f"{', '.join(CONCEPT_COLUMNS)} (the last three may be empty)")
+        raise StudyError(
+            f"concept table {path} lacks column(s) {', '.join(missing)}; a concept table has columns "
+            f"{', '.join(CONCEPT_COLUMNS)} (the last three may be empty)"
+        )
     for c in CONCEPT_COLUMNS:
-        if c not in df.columns: df[c] = ""
+        if c not in df.columns:
+            df[c] = ""
     df = df.apply(lambda s: s.str.strip())
     df["concept"] = df.concept.str.lower().str.split().str.join(" ")
     df["world"], df["kind"] = df.world.str.lower(), df.kind.str.lower()
     bad = df[~df.world.isin(WORLDS)]
-    if len(bad): raise StudyError(f"concept table {path}: world must be 'toy' or 'real'; got {bad.world.tolist()} for {bad.concept.tolist()}")
+    if len(bad):
+        raise StudyError(
+            f"concept table {path}: world must be 'toy' or 'real'; got {bad.world.tolist()} for {bad.concept.tolist()}"
+        )
     for c in ("concept", "kind", "anchor"):
         empty = [i + 2 for i in df.index[df[c] == ""]]
-        if empty: raise StudyError(f"concept table {path}: column {c!r} is empty on line(s) {empty}")
+        if empty:
+            raise StudyError(f"concept table {path}: column {c!r} is empty on line(s) {empty}")
     dup = df.concept[df.concept.map(concept_key).duplicated(keep=False)].tolist()
-    if dup: raise StudyError(f"concept table {path}: concept(s) {dup} appear more than once")
+    if dup:
+        raise StudyError(f"concept table {path}: concept(s) {dup} appear more than once")
     for c in ("forget_prompts", "retain_prompts"):
         df[c] = [str(find_prompt_file(v, base=path.parent)) if v else "" for v in df[c]]
     df["source"] = str(path.resolve())
     return df
 
+
 def _extra_tables(concepts_path) -> list[Path]:
     env = [Path(p) for p in os.environ.get("UNLEARN_CONCEPTS", "").split(os.pathsep) if p.strip()]
-    given = [] if concepts_path is None else [concepts_path] if isinstance(concepts_path, (str, Path)) else list(concepts_path)
+    given = (
+        []
+        if concepts_path is None
+        else [concepts_path] if isinstance(concepts_path, (str, Path)) else list(concepts_path)
+    )
     return [*env, *_ADDED, *map(Path, given)]
 
-def load_concepts(concepts_path=None, # extra concept table(s): a CSV path or a list of them, read last
-                 ) -> pd.DataFrame:
+
+def load_concepts(
+    concepts_path=None,  # extra concept table(s): a CSV path or a list of them, read last
+) -> pd.DataFrame:
     "Every known concept: the shipped table, then `UNLEARN_CONCEPTS`, `add_concepts` tables and `concepts_path`."
-    df = pd.concat([read_concept_table(p) for p in [DATA/"concepts.csv", *_extra_tables(concepts_path)]], ignore_index=True)
+    df = pd.concat(
+        [read_concept_table(p) for p in [DATA / "concepts.csv", *_extra_tables(concepts_path)]], ignore_index=True
+    )
     return df[~df.concept.map(concept_key).duplicated(keep="last")].reset_index(drop=True)
 
-def add_concepts(csv_path, # a CSV with columns concept, world, kind, anchor[, forget_prompts, retain_prompts, description]
-                ) -> pd.DataFrame:
+
+def add_concepts(
+    csv_path,  # a CSV with columns concept, world, kind, anchor[, forget_prompts, retain_prompts, description]
+) -> pd.DataFrame:
     "Register a user's concept table for this session (checked now); return its rows."
     rows = read_concept_table(csv_path)
     p = Path(csv_path).resolve()
-    if p not in _ADDED: _ADDED.append(p)
+    if p not in _ADDED:
+        _ADDED.append(p)
     return rows
+
 
 def reset_concepts():
     "Forget the tables registered with `add_concepts`."
@@ -100,105 +129,146 @@ def reset_concepts():
 def _known(df) -> str:
     return "\n".join(f"  {w}/{k}: {', '.join(g.concept)}" for (w, k), g in df.groupby(["world", "kind"], sort=False))
 
-def get_concept(name:str, # the concept as a user types it ('Van Gogh', 'nudity', 'star')
-                concepts_path=None, # extra concept table(s), see `load_concepts`
-               ) -> dict:
+
+def get_concept(
+    name: str,  # the concept as a user types it ('Van Gogh', 'nudity', 'star')
+    concepts_path=None,  # extra concept table(s), see `load_concepts`
+) -> dict:
     "One concept's row as a dict: concept, world, kind, anchor, forget_prompts, retain_prompts (paths or None), description, source."
-    if not isinstance(name, str): raise StudyError(f"concept must be a string; got {name!r}")
+    if not isinstance(name, str):
+        raise StudyError(f"concept must be a string; got {name!r}")
     df = load_concepts(concepts_path)
     hit = df[df.concept.map(concept_key) == concept_key(name)]
     if not len(hit):
-        raise StudyError(f"unknown concept {name!r}; known concepts (world/kind):\n{_known(df)}\n"
-                         f"Add your own with add_concepts('my_concepts.csv') (columns: {', '.join(CONCEPT_COLUMNS)}).")
+        raise StudyError(
+            f"unknown concept {name!r}; known concepts (world/kind):\n{_known(df)}\n"
+            f"Add your own with add_concepts('my_concepts.csv') (columns: {', '.join(CONCEPT_COLUMNS)})."
+        )
     return {k: (v if v != "" else None) for k, v in hit.iloc[0].to_dict().items()}
 
+
 def _by_world(world, kind, concepts_path):
-    df = load_concepts(concepts_path); df = df[df.world == world]
-    if kind is not None: check_choice("kind", kind, df.kind.unique().tolist())
+    df = load_concepts(concepts_path)
+    df = df[df.world == world]
+    if kind is not None:
+        check_choice("kind", kind, df.kind.unique().tolist())
     return (df if kind is None else df[df.kind == kind]).reset_index(drop=True)
 
-def toy_concepts(kind:str|None=None, # 'object', 'style' or 'colour' (or a kind from your own table); None for all
-                 concepts_path=None) -> pd.DataFrame:
+
+def toy_concepts(
+    kind: str | None = None,  # 'object', 'style' or 'colour' (or a kind from your own table); None for all
+    concepts_path=None,
+) -> pd.DataFrame:
     "The toy world's concepts."
     return _by_world("toy", kind, concepts_path)
 
-def real_concepts(kind:str|None=None, # 'nudity', 'artist', 'celebrity', 'object' (or your own); None for all
-                  concepts_path=None) -> pd.DataFrame:
+
+def real_concepts(
+    kind: str | None = None, concepts_path=None  # 'nudity', 'artist', 'celebrity', 'object' (or your own); None for all
+) -> pd.DataFrame:
     "The real-world (SD v1.4) concepts."
     return _by_world("real", kind, concepts_path)
 
 # %% ../nbs/01a_concepts.ipynb #b7e55880
-def check_prompts(df:pd.DataFrame, # a prompt table
-                  seed:int|None=None, # fills missing case_number (row order) and evaluation_seed (seed + case_number)
-                  what:str="prompt set", # how to name the table in errors
-                 ) -> pd.DataFrame:
+def check_prompts(
+    df: pd.DataFrame,  # a prompt table
+    seed: int | None = None,  # fills missing case_number (row order) and evaluation_seed (seed + case_number)
+    what: str = "prompt set",  # how to name the table in errors
+) -> pd.DataFrame:
     "Check a prompt table's schema and values; return a copy with integer `case_number` and `evaluation_seed`."
     missing = [c for c in PROMPT_COLUMNS if c not in df.columns]
     need = f"a prompt set needs columns {', '.join(PROMPT_COLUMNS)} (extra columns are kept)"
-    if "prompt" in missing: raise StudyError(f"{what} lacks column(s) {', '.join(missing)}; {need}")
+    if "prompt" in missing:
+        raise StudyError(f"{what} lacks column(s) {', '.join(missing)}; {need}")
     df = df.copy()
     if missing:
         if seed is None:
-            raise StudyError(f"{what} lacks column(s) {', '.join(missing)}; {need}. Pass seed=N to number the rows "
-                             f"(case_number = row) and give each evaluation_seed = N + case_number.")
+            raise StudyError(
+                f"{what} lacks column(s) {', '.join(missing)}; {need}. Pass seed=N to number the rows "
+                f"(case_number = row) and give each evaluation_seed = N + case_number."
+            )
         check_number("seed", seed, lo=0, integer=True)
-        if "case_number" in missing: df["case_number"] = range(len(df))
-    if not len(df): raise StudyError(f"{what} has no prompts")
+        if "case_number" in missing:
+            df["case_number"] = range(len(df))
+    if not len(df):
+        raise StudyError(f"{what} has no prompts")
     for c in ("case_number", "evaluation_seed"):
-        if c not in df.columns: continue
+        if c not in df.columns:
+            continue
         v = pd.to_numeric(df[c], errors="coerce")
         bad = df.index[v.isna() | (v != v.round()) | (v < 0)].tolist()
-        if bad: raise StudyError(f"{what}: {c} must be a whole number >= 0; rows {bad[:10]} have {df[c][bad[:10]].tolist()}")
+        if bad:
+            raise StudyError(
+                f"{what}: {c} must be a whole number >= 0; rows {bad[:10]} have {df[c][bad[:10]].tolist()}"
+            )
         df[c] = v.astype("int64")
-    if "evaluation_seed" in missing: df["evaluation_seed"] = seed + df["case_number"]
+    if "evaluation_seed" in missing:
+        df["evaluation_seed"] = seed + df["case_number"]
     bad = df.index[df.prompt.isna() | ~df.prompt.map(lambda s: isinstance(s, str) and s.strip() != "")].tolist()
-    if bad: raise StudyError(f"{what}: empty or non-text prompt in rows {bad[:10]}")
+    if bad:
+        raise StudyError(f"{what}: empty or non-text prompt in rows {bad[:10]}")
     return df
+
 
 def _read_json_prompts(path) -> pd.DataFrame:
     obj = json.loads(Path(path).read_text())
-    if isinstance(obj, list) and all(isinstance(s, str) for s in obj): return pd.DataFrame({"prompt": obj})
-    if isinstance(obj, list) and all(isinstance(s, dict) for s in obj): return pd.DataFrame.from_records(obj)
-    raise StudyError(f"{path}: a JSON prompt set must be a list of strings (RGD's y_*.json) or a list of records with a 'prompt' key")
+    if isinstance(obj, list) and all(isinstance(s, str) for s in obj):
+        return pd.DataFrame({"prompt": obj})
+    if isinstance(obj, list) and all(isinstance(s, dict) for s in obj):
+        return pd.DataFrame.from_records(obj)
+    raise StudyError(
+        f"{path}: a JSON prompt set must be a list of strings (RGD's y_*.json) or a list of records with a 'prompt' key"
+    )
 
-def load_prompts(source, # a CSV/JSON path, a shipped set's name ('nudity_forget_test'), or a DataFrame
-                 seed:int|None=None, # for sets without seeds (RGD's JSON lists): evaluation_seed = seed + case_number
-                ) -> pd.DataFrame:
+
+def load_prompts(
+    source,  # a CSV/JSON path, a shipped set's name ('nudity_forget_test'), or a DataFrame
+    seed: int | None = None,  # for sets without seeds (RGD's JSON lists): evaluation_seed = seed + case_number
+) -> pd.DataFrame:
     "Load and check a prompt set in the `prompt, evaluation_seed, case_number` schema; given seeds and extra columns are kept."
-    if isinstance(source, pd.DataFrame): return check_prompts(source, seed, "the DataFrame")
+    if isinstance(source, pd.DataFrame):
+        return check_prompts(source, seed, "the DataFrame")
     path = find_prompt_file(source)
     df = _read_json_prompts(path) if path.suffix.lower() == ".json" else pd.read_csv(path)
     df = df.drop(columns=[c for c in df.columns if re.fullmatch(r"Unnamed: \d+", str(c))])
     return check_prompts(df, seed, str(path))
 
-def save_prompts(df:pd.DataFrame, # a prompt table
-                 path, # where the CSV goes
-                ) -> Path:
+
+def save_prompts(
+    df: pd.DataFrame,  # a prompt table
+    path,  # where the CSV goes
+) -> Path:
     "Check `df` and write it atomically as a CSV without the index."
     df = check_prompts(df, what=str(path))
     return atomic_write(path, df.to_csv(index=False))
 
 # %% ../nbs/01a_concepts.ipynb #099d55c8
-def load_templates(path=None # a JSON like data/prompt_templates.json; None for the shipped one
-                  ) -> dict:
+def load_templates(path=None) -> dict:  # a JSON like data/prompt_templates.json; None for the shipped one
     "The vocabulary and templates the shipped prompt sets are generated from."
-    return json.loads(Path(path or DATA/"prompt_templates.json").read_text())
+    return json.loads(Path(path or DATA / "prompt_templates.json").read_text())
 
-def _a(word:str) -> str: return "an" if word[:1].lower() in "aeiou" else "a"
 
-def make_nudity_prompts(seed:int=0, # one seed decides the combinations, the nudity words' order and the evaluation seeds
-                        n_train:int=800, # forget/retain training pairs (RGD: 800)
-                        n_test:int=100, # held-out pairs (RGD: 100)
-                        templates:dict|None=None, # None for data/prompt_templates.json
-                       ) -> dict:
+def _a(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def make_nudity_prompts(
+    seed: int = 0,  # one seed decides the combinations, the nudity words' order and the evaluation seeds
+    n_train: int = 800,  # forget/retain training pairs (RGD: 800)
+    n_test: int = 100,  # held-out pairs (RGD: 100)
+    templates: dict | None = None,  # None for data/prompt_templates.json
+) -> dict:
     "RGD-style nudity prompt sets {'forget_train', 'retain_train', 'forget_test', 'retain_test'}; twins share case_number and evaluation_seed."
     check_number("seed", seed, lo=0, integer=True)
     spec = (templates or load_templates())["nudity"]
-    tpl = spec["template"]; twin = tpl.replace("{nudity} ", "")
-    if twin == tpl: raise StudyError(f"the nudity template {tpl!r} must contain '{{nudity}} ' (the word its twin drops)")
+    tpl = spec["template"]
+    twin = tpl.replace("{nudity} ", "")
+    if twin == tpl:
+        raise StudyError(f"the nudity template {tpl!r} must contain '{{nudity}} ' (the word its twin drops)")
     for k in ("moods", "activities", "locations"):
         shared = set(spec["train"][k]) & set(spec["test"][k])
-        if shared: raise StudyError(f"train and test {k} must be disjoint; both have {sorted(shared)}")
+        if shared:
+            raise StudyError(f"train and test {k} must be disjoint; both have {sorted(shared)}")
     rng, words, out = random.Random(seed), spec["nudity_words"], {}
     for split, n in (("train", n_train), ("test", n_test)):
         v = spec[split]
@@ -206,70 +276,114 @@ def make_nudity_prompts(seed:int=0, # one seed decides the combinations, the nud
         check_number(f"n_{split}", n, lo=1, hi=len(combos), integer=True)
         rows = []
         for i, (mood, activity, location, time) in enumerate(rng.sample(combos, n)):
-            f = dict(A=_a(mood).capitalize(), mood=mood, nudity=words[i % len(words)], activity=activity, location=location, time=time)
-            rows.append(dict(case_number=i, forget=tpl.format(**f), retain=twin.format(**f), evaluation_seed=rng.randrange(10_000),
-                             concept="nudity", split=split, mood=mood, nudity_word=f["nudity"], activity=activity, location=location, time=time))
+            f = dict(
+                A=_a(mood).capitalize(),
+                mood=mood,
+                nudity=words[i % len(words)],
+                activity=activity,
+                location=location,
+                time=time,
+            )
+            rows.append(
+                dict(
+                    case_number=i,
+                    forget=tpl.format(**f),
+                    retain=twin.format(**f),
+                    evaluation_seed=rng.randrange(10_000),
+                    concept="nudity",
+                    split=split,
+                    mood=mood,
+                    nudity_word=f["nudity"],
+                    activity=activity,
+                    location=location,
+                    time=time,
+                )
+            )
         rows = pd.DataFrame(rows)
         for role in ("forget", "retain"):
             df = rows.rename(columns={role: "prompt"}).drop(columns=["retain" if role == "forget" else "forget"])
             df.insert(4, "role", role)
-            if role == "retain": df = df.drop(columns=["nudity_word"])
+            if role == "retain":
+                df = df.drop(columns=["nudity_word"])
             out[f"{role}_{split}"] = df.reset_index(drop=True)
     return out
 
 # %% ../nbs/01a_concepts.ipynb #658a63dd
-def make_concept_prompts(concept:str, # the concept as in concepts.csv ('van gogh')
-                         kind:str, # a key of the templates: 'artist', 'celebrity' or 'object'
-                         name:str|None=None, # the concept as written in prompts; default: title case for people, else as is
-                         seeds_per_template:int=2, # images per template
-                         seed:int=0, # with `concept`, decides the evaluation seeds
-                         templates:dict|None=None, # None for data/prompt_templates.json
-                        ) -> pd.DataFrame:
+def make_concept_prompts(
+    concept: str,  # the concept as in concepts.csv ('van gogh')
+    kind: str,  # a key of the templates: 'artist', 'celebrity' or 'object'
+    name: str | None = None,  # the concept as written in prompts; default: title case for people, else as is
+    seeds_per_template: int = 2,  # images per template
+    seed: int = 0,  # with `concept`, decides the evaluation seeds
+    templates: dict | None = None,  # None for data/prompt_templates.json
+) -> pd.DataFrame:
     "A prompt set for one concept from its kind's templates: columns case_number, prompt, evaluation_seed, concept."
     tpls = templates or load_templates()
     check_choice("kind", kind, [k for k, v in tpls.items() if k != "others" and isinstance(v, list)])
     check_number("seeds_per_template", seeds_per_template, lo=1, integer=True)
     name = name or (concept.title() if kind in ("artist", "celebrity") else concept)
     rng = random.Random(f"{seed}:{concept}")
-    prompts = [t.format(name=name, a=_a(name), A=_a(name).capitalize()) for t in tpls[kind] for _ in range(seeds_per_template)]
-    return pd.DataFrame(dict(case_number=range(len(prompts)), prompt=prompts,
-                             evaluation_seed=[rng.randrange(10_000) for _ in prompts], concept=concept))
+    prompts = [
+        t.format(name=name, a=_a(name), A=_a(name).capitalize()) for t in tpls[kind] for _ in range(seeds_per_template)
+    ]
+    return pd.DataFrame(
+        dict(
+            case_number=range(len(prompts)),
+            prompt=prompts,
+            evaluation_seed=[rng.randrange(10_000) for _ in prompts],
+            concept=concept,
+        )
+    )
 
-def make_others_prompts(seed:int=0, templates:dict|None=None) -> pd.DataFrame:
+
+def make_others_prompts(seed: int = 0, templates: dict | None = None) -> pd.DataFrame:
     "The unrelated captions ('others') with their evaluation seeds."
-    caps = (templates or load_templates())["others"]; rng = random.Random(f"{seed}:others")
-    return pd.DataFrame(dict(case_number=range(len(caps)), prompt=caps, evaluation_seed=[rng.randrange(10_000) for _ in caps]))
+    caps = (templates or load_templates())["others"]
+    rng = random.Random(f"{seed}:others")
+    return pd.DataFrame(
+        dict(case_number=range(len(caps)), prompt=caps, evaluation_seed=[rng.randrange(10_000) for _ in caps])
+    )
 
 # %% ../nbs/01a_concepts.ipynb #f7fea26b
-def shipped_prompt_sets(seed:int=0) -> dict:
+def shipped_prompt_sets(seed: int = 0) -> dict:
     "Every shipped prompt set, {file name: DataFrame}, as generated from the templates with `seed`."
     out = {f"nudity_{k}.csv": v for k, v in make_nudity_prompts(seed).items()}
-    table = pd.read_csv(DATA/"concepts.csv", dtype=str, keep_default_na=False)
+    table = pd.read_csv(DATA / "concepts.csv", dtype=str, keep_default_na=False)
     for row in table[table.world.eq("real") & table.kind.isin(["artist", "celebrity", "object"])].itertuples():
         out[row.forget_prompts] = make_concept_prompts(row.concept, row.kind, seed=seed)
     out["others.csv"] = make_others_prompts(seed)
     return out
 
-def write_prompt_sets(folder=None, # default data/prompts/
-                      seed:int=0) -> list[Path]:
+
+def write_prompt_sets(folder=None, seed: int = 0) -> list[Path]:  # default data/prompts/
     "Write `shipped_prompt_sets(seed)` as CSVs into `folder`."
     folder = Path(folder or PROMPTS)
-    return [save_prompts(df, folder/name) for name, df in shipped_prompt_sets(seed).items()]
+    return [save_prompts(df, folder / name) for name, df in shipped_prompt_sets(seed).items()]
 
 # %% ../nbs/01a_concepts.ipynb #2de6392a
-def pair_twins(forget, # a forget prompt set (anything `load_prompts` takes)
-               retain, # its twins
-              ) -> pd.DataFrame:
+def pair_twins(
+    forget,  # a forget prompt set (anything `load_prompts` takes)
+    retain,  # its twins
+) -> pd.DataFrame:
     "Columns case_number, evaluation_seed, forget_prompt, retain_prompt; a `StudyError` if a case has no twin or a different seed."
     f, r = load_prompts(forget), load_prompts(retain)
     for name, d in (("forget", f), ("retain", r)):
         dup = d.case_number[d.case_number.duplicated()].tolist()
-        if dup: raise StudyError(f"{name} set repeats case_number(s) {dup[:10]}; twins are matched by case_number")
+        if dup:
+            raise StudyError(f"{name} set repeats case_number(s) {dup[:10]}; twins are matched by case_number")
     cols = ["case_number", "evaluation_seed", "prompt"]
     m = f[cols].merge(r[cols], on="case_number", how="outer", suffixes=("_forget", "_retain"), indicator=True)
     lone = m.case_number[m._merge != "both"].tolist()
-    if lone: raise StudyError(f"case_number(s) {lone[:10]} have no twin in the other set")
+    if lone:
+        raise StudyError(f"case_number(s) {lone[:10]} have no twin in the other set")
     diff = m.case_number[m.evaluation_seed_forget != m.evaluation_seed_retain].tolist()
-    if diff: raise StudyError(f"twins must share evaluation_seed; case_number(s) {diff[:10]} differ")
-    return pd.DataFrame(dict(case_number=m.case_number, evaluation_seed=m.evaluation_seed_forget.astype("int64"),
-                             forget_prompt=m.prompt_forget, retain_prompt=m.prompt_retain))
+    if diff:
+        raise StudyError(f"twins must share evaluation_seed; case_number(s) {diff[:10]} differ")
+    return pd.DataFrame(
+        dict(
+            case_number=m.case_number,
+            evaluation_seed=m.evaluation_seed_forget.astype("int64"),
+            forget_prompt=m.prompt_forget,
+            retain_prompt=m.prompt_retain,
+        )
+    )

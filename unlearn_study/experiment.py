@@ -14,14 +14,20 @@ from .backbones import Backbone, save_backbone, load_checkpoint
 
 SCALES = ("smoke", "default", "paper")
 
+
 def check_seeds(seeds) -> list:
     "A non-empty list of non-negative integer seeds (an int or a comma-separated string are accepted)."
-    if isinstance(seeds, int): seeds = [seeds]
-    if isinstance(seeds, str): seeds = [int(s) for s in seeds.split(",") if s.strip()]
+    if isinstance(seeds, int):
+        seeds = [seeds]
+    if isinstance(seeds, str):
+        seeds = [int(s) for s in seeds.split(",") if s.strip()]
     seeds = list(seeds)
-    if not seeds: raise StudyError("seeds is empty: give at least one seed, e.g. seeds=[0, 1, 2]")
-    for s in seeds: check_number("seed", s, lo=0, integer=True)
+    if not seeds:
+        raise StudyError("seeds is empty: give at least one seed, e.g. seeds=[0, 1, 2]")
+    for s in seeds:
+        check_number("seed", s, lo=0, integer=True)
     return seeds
+
 
 def as_list(x) -> list:
     "A list from a list or a comma-separated string."
@@ -32,63 +38,88 @@ __all__ = ['SCALES', 'check_seeds', 'as_list', 'fingerprint', 'cached_model', 'm
            'class_split', 'summarise', 'fmt', 'save_figure', 'save_grid']
 
 # %% ../nbs/01g_experiment.ipynb #e028ba06
-def fingerprint(bb:Backbone) -> str:
+def fingerprint(bb: Backbone) -> str:
     "A short hash of the U-Net's weights (and the backbone's name)."
     h = hashlib.sha256(bb.name.encode())
     for k, v in sorted(bb.unet.state_dict().items()):
-        h.update(k.encode()); h.update(v.detach().to("cpu", torch.float32).numpy().tobytes())
+        h.update(k.encode())
+        h.update(v.detach().to("cpu", torch.float32).numpy().tobytes())
     return h.hexdigest()[:16]
 
-def cached_model(key:dict, # everything that determines the model (JSON-able)
-                 build, # build() -> Backbone
-                 root=None, device="cpu") -> tuple[Backbone, bool]:
+
+def cached_model(
+    key: dict, build, root=None, device="cpu"  # everything that determines the model (JSON-able)  # build() -> Backbone
+) -> tuple[Backbone, bool]:
     "Return (model, was_cached): build and save it on a miss, load it on a hit."
     hit = {"v": True}
+
     def make(folder):
         hit["v"] = False
-        bb = build(); save_backbone(bb, folder/"model")
-        if getattr(bb, "history", None) is not None and isinstance(bb.history, pd.DataFrame): bb.history.to_csv(folder/"history.csv", index=False)
+        bb = build()
+        save_backbone(bb, folder / "model")
+        if getattr(bb, "history", None) is not None and isinstance(bb.history, pd.DataFrame):
+            bb.history.to_csv(folder / "history.csv", index=False)
+
     folder = cached("models", key, make, root)
-    bb = load_checkpoint(folder/"model", device)
-    if (folder/"history.csv").exists(): bb.history = pd.read_csv(folder/"history.csv")
+    bb = load_checkpoint(folder / "model", device)
+    if (folder / "history.csv").exists():
+        bb.history = pd.read_csv(folder / "history.csv")
     return bb, hit["v"]
 
-def method_key(method:str, cfg, base:Backbone, data_key:dict, seed:int) -> dict:
-    "The cache key of an unlearned model."
-    return {"kind": "unlearned", "method": method, "cfg": dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg,
-            "base": fingerprint(base), "data": data_key, "seed": seed}
 
-def with_concepts(cfg, concepts:list[str]):
+def method_key(method: str, cfg, base: Backbone, data_key: dict, seed: int) -> dict:
+    "The cache key of an unlearned model."
+    return {
+        "kind": "unlearned",
+        "method": method,
+        "cfg": dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg,
+        "base": fingerprint(base),
+        "data": data_key,
+        "seed": seed,
+    }
+
+
+def with_concepts(cfg, concepts: list[str]):
     "`cfg` with the concept fields it has (concept, concepts, anchor, anchors) set from the concept table."
     from unlearn_study.concepts import get_concept
+
     anchors = [get_concept(c)["anchor"] for c in concepts]
     want = {"concept": concepts[0], "concepts": list(concepts), "anchor": anchors[0], "anchors": anchors}
     names = {f.name for f in dataclasses.fields(cfg)}
     return dataclasses.replace(cfg, **{k: v for k, v in want.items() if k in names})
 
-def toy_concept_key(concept:str, n_forget:int, n_retain:int, seed:int) -> dict:
+
+def toy_concept_key(concept: str, n_forget: int, n_retain: int, seed: int) -> dict:
     "The data part of an erased toy-t2i model's cache key, for `world.make_split(concept, n_forget, n_retain, seed=seed)`: 02 and 04 share it, and so their erased models."
     return {"concept": concept, "n": [n_forget, n_retain], "split_seed": seed}
 
 # %% ../nbs/01g_experiment.ipynb #d4e75105
-def class_split(ds, # a `datasets.Dataset` with `image` (uint8 H×W×3) and `label`, e.g. `load_cifar10_data(...)`
-                class_names:list, # the backbone's classes; the output's labels index them
-                forget:str, # the class to forget
-                n_forget:int, n_retain:int, n_aux:int, seed:int=0,
-                retain_classes:list|None=None, # classes the retain set is balanced over (None: every class but `forget`)
-               ):
+def class_split(
+    ds,  # a `datasets.Dataset` with `image` (uint8 H×W×3) and `label`, e.g. `load_cifar10_data(...)`
+    class_names: list,  # the backbone's classes; the output's labels index them
+    forget: str,  # the class to forget
+    n_forget: int,
+    n_retain: int,
+    n_aux: int,
+    seed: int = 0,
+    retain_classes: list | None = None,  # classes the retain set is balanced over (None: every class but `forget`)
+):
     "A `datasets.DatasetDict` with `forget`, `retain` and `aux` splits drawn from a labelled image dataset (same layout as `world.make_split`)."
     import datasets
+
     class_names = list(class_names)
     check_choice("forget", forget, class_names)
-    for k, v in (("n_forget", n_forget), ("n_retain", n_retain), ("n_aux", n_aux), ("seed", seed)): check_number(k, v, lo=0, integer=True)
+    for k, v in (("n_forget", n_forget), ("n_retain", n_retain), ("n_aux", n_aux), ("seed", seed)):
+        check_number(k, v, lo=0, integer=True)
     for c in ("image", "label"):
-        if c not in ds.column_names: raise StudyError(f"the dataset has no {c!r} column; it has {', '.join(ds.column_names)}")
+        if c not in ds.column_names:
+            raise StudyError(f"the dataset has no {c!r} column; it has {', '.join(ds.column_names)}")
     labels = np.asarray(ds["label"], dtype=np.int64)
     ds_names = getattr(ds.features["label"], "names", None)
-    if ds_names:             # re-index the dataset's labels to `class_names` by name
+    if ds_names:  # re-index the dataset's labels to `class_names` by name
         missing = [c for c in class_names if c not in ds_names]
-        if missing: raise StudyError(f"the dataset has no class {missing[0]!r}; its classes: {', '.join(ds_names)}")
+        if missing:
+            raise StudyError(f"the dataset has no class {missing[0]!r}; its classes: {', '.join(ds_names)}")
         to_ours = np.array([class_names.index(n) if n in class_names else -1 for n in ds_names])
         labels = to_ours[labels]
     elif len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
@@ -97,56 +128,79 @@ def class_split(ds, # a `datasets.Dataset` with `image` (uint8 H×W×3) and `lab
     retain_classes = others if retain_classes is None else list(retain_classes)
     for c in retain_classes:
         check_choice("retain class", c, others)
-    def per(n, k): return [n // k + (i < n % k) for i in range(k)]
-    want = {c: [0, 0, 0] for c in class_names}          # forget, retain, aux images per class
+
+    def per(n, k):
+        return [n // k + (i < n % k) for i in range(k)]
+
+    want = {c: [0, 0, 0] for c in class_names}  # forget, retain, aux images per class
     want[forget][0] = n_forget
-    for c, k in zip(retain_classes, per(n_retain, len(retain_classes))): want[c][1] = k
-    for c, k in zip(others, per(n_aux, len(others))): want[c][2] = k
+    for c, k in zip(retain_classes, per(n_retain, len(retain_classes))):
+        want[c][1] = k
+    for c, k in zip(others, per(n_aux, len(others))):
+        want[c][2] = k
     picks = {"forget": [], "retain": [], "aux": []}
     for ci, c in enumerate(class_names):
         nf, nr, na = want[c]
-        if nf + nr + na == 0: continue
+        if nf + nr + na == 0:
+            continue
         idx = np.flatnonzero(labels == ci)
         if len(idx) < nf + nr + na:
             role = "forget" if c == forget else f"{nr} retain + {na} aux"
-            raise StudyError(f"class {c!r} has {len(idx)} images, the split needs {nf + nr + na} ({role}): "
-                             "use a larger dataset or smaller n_forget / n_retain / n_aux")
+            raise StudyError(
+                f"class {c!r} has {len(idx)} images, the split needs {nf + nr + na} ({role}): "
+                "use a larger dataset or smaller n_forget / n_retain / n_aux"
+            )
         idx = np.random.default_rng([seed, ci]).permutation(idx)
-        picks["forget"] += idx[:nf].tolist(); picks["retain"] += idx[nf:nf + nr].tolist(); picks["aux"] += idx[nf + nr:nf + nr + na].tolist()
+        picks["forget"] += idx[:nf].tolist()
+        picks["retain"] += idx[nf : nf + nr].tolist()
+        picks["aux"] += idx[nf + nr : nf + nr + na].tolist()
     shape = tuple(np.asarray(ds.with_format("numpy")[0]["image"]).shape) if len(ds) else (1, 1, 3)
+
     def make(rows):
         imgs = np.asarray(ds.select(rows).with_format("numpy")["image"], dtype=np.uint8).reshape(-1, *shape)
-        feats = datasets.Features({"image": datasets.Array3D(shape, "uint8"),
-                                   "label": datasets.ClassLabel(names=class_names)})
+        feats = datasets.Features(
+            {"image": datasets.Array3D(shape, "uint8"), "label": datasets.ClassLabel(names=class_names)}
+        )
         return datasets.Dataset.from_dict({"image": imgs, "label": labels[rows].tolist()}, features=feats)
+
     return datasets.DatasetDict({k: make(v) for k, v in picks.items()})
 
 # %% ../nbs/01g_experiment.ipynb #f524868b
-def summarise(df:pd.DataFrame, by, cols) -> pd.DataFrame:
+def summarise(df: pd.DataFrame, by, cols) -> pd.DataFrame:
     "Mean, sd and n of `cols` per group `by`."
     g = df.groupby(by, sort=False)[list(cols)]
     out = g.mean().add_suffix("_mean").join(g.std(ddof=1).fillna(0).add_suffix("_sd")).join(g.size().rename("n"))
     return out.reset_index()
 
+
 def fmt(mean, sd=None, n=None) -> str:
     s = f"{mean:.2f}"
-    if sd is not None: s += f" ± {sd:.2f}"
-    if n is not None: s += f" (n={n})"
+    if sd is not None:
+        s += f" ± {sd:.2f}"
+    if n is not None:
+        s += f" (n={n})"
     return s
 
 # %% ../nbs/01g_experiment.ipynb #3bada7b7
-def save_figure(run, fig, name:str) -> Path:
+def save_figure(run, fig, name: str) -> Path:
     "Save a matplotlib figure as PNG inside the run (written to a temp file, then renamed)."
     import os
-    p = run.file(f"figures/{name}.png"); tmp = p.with_name(f".{p.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight"); os.replace(tmp, p)
+
+    p = run.file(f"figures/{name}.png")
+    tmp = p.with_name(f".{p.name}.tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    os.replace(tmp, p)
     return p
 
-def save_grid(run, images, name:str, ncol:int=8, scale:int=4):
+
+def save_grid(run, images, name: str, ncol: int = 8, scale: int = 4):
     "Save an image grid as PNG inside the run and return the PIL image (for display)."
     import os
     from unlearn_study.world import image_grid
+
     g = image_grid(images, ncol=ncol, scale=scale)
-    p = run.file(f"grids/{name}.png"); tmp = p.with_name(f".{p.name}.tmp.png")
-    g.save(tmp, format="PNG"); os.replace(tmp, p)
+    p = run.file(f"grids/{name}.png")
+    tmp = p.with_name(f".{p.name}.tmp.png")
+    g.save(tmp, format="PNG")
+    os.replace(tmp, p)
     return g

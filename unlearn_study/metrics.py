@@ -14,18 +14,31 @@ import torch.nn.functional as F
 from .core import StudyError, MissingResourceError, check_number, write_json, read_json
 from .world import load_world_spec, sample_attributes, render
 
-ASSETS = Path(__file__).parent/"assets" if "__file__" in globals() else Path("../unlearn_study/assets")
+ASSETS = Path(__file__).parent / "assets" if "__file__" in globals() else Path("../unlearn_study/assets")
+
 
 class Judge(nn.Module):
     "A small CNN with one classification head per attribute."
-    def __init__(self, heads:dict, # attribute -> list of class names
-                 width:int=48):
+
+    def __init__(self, heads: dict, width: int = 48):  # attribute -> list of class names
         super().__init__()
         self.heads_spec = {k: list(v) for k, v in heads.items()}
         self.width = w = width
-        def block(i, o): return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU()]
-        self.body = nn.Sequential(*block(3, w), *block(w, w), nn.MaxPool2d(2), *block(w, 2*w), *block(2*w, 2*w),
-                                  nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(2*w*16, 256), nn.ReLU())
+
+        def block(i, o):
+            return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU()]
+
+        self.body = nn.Sequential(
+            *block(3, w),
+            *block(w, w),
+            nn.MaxPool2d(2),
+            *block(w, 2 * w),
+            *block(2 * w, 2 * w),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+            nn.Linear(2 * w * 16, 256),
+            nn.ReLU(),
+        )
         self.heads = nn.ModuleDict({k: nn.Linear(256, len(v)) for k, v in self.heads_spec.items()})
 
     def forward(self, x):
@@ -33,23 +46,33 @@ class Judge(nn.Module):
         return {k: head(h) for k, head in self.heads.items()}
 
     @torch.no_grad()
-    def predict(self, images:np.ndarray, batch_size:int=512) -> pd.DataFrame:
+    def predict(self, images: np.ndarray, batch_size: int = 512) -> pd.DataFrame:
         "uint8 N×H×W×3 → one row per image: the predicted name and its probability for each attribute."
         self.eval()
         images = np.asarray(images)
-        if images.ndim != 4 or images.shape[-1] != 3: raise StudyError(f"images must be N×H×W×3 uint8, got {images.shape}")
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise StudyError(f"images must be N×H×W×3 uint8, got {images.shape}")
         dev = next(self.parameters()).device
-        cols = {k: [] for k in self.heads_spec}; probs = {k: [] for k in self.heads_spec}
+        cols = {k: [] for k in self.heads_spec}
+        probs = {k: [] for k in self.heads_spec}
         for i in range(0, len(images), batch_size):
-            x = torch.as_tensor(images[i:i + batch_size]).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(dev)
+            x = torch.as_tensor(images[i : i + batch_size]).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(dev)
             for k, logits in self(x).items():
-                p = logits.softmax(-1); m, j = p.max(-1)
-                cols[k] += [self.heads_spec[k][q] for q in j.tolist()]; probs[k] += m.tolist()
+                p = logits.softmax(-1)
+                m, j = p.max(-1)
+                cols[k] += [self.heads_spec[k][q] for q in j.tolist()]
+                probs[k] += m.tolist()
         return pd.DataFrame({**cols, **{f"{k}_p": v for k, v in probs.items()}})
+
 
 def world_heads(spec=None) -> dict:
     spec = spec or load_world_spec()
-    return {"object": spec["objects"], "colour": list(spec["colours"]), "style": spec["styles"], "background": list(spec["backgrounds"])}
+    return {
+        "object": spec["objects"],
+        "colour": list(spec["colours"]),
+        "style": spec["styles"],
+        "background": list(spec["backgrounds"]),
+    }
 
 # %% auto #0
 __all__ = ['ASSETS', 'CIFAR10_JUDGE', 'Judge', 'world_heads', 'train_judge', 'save_judge', 'load_judge', 'class_judge_accuracy',
@@ -57,232 +80,367 @@ __all__ = ['ASSETS', 'CIFAR10_JUDGE', 'Judge', 'world_heads', 'train_judge', 'sa
            'eval_class_model', 'eval_prompts', 'concept_prompts', 'eval_concept']
 
 # %% ../nbs/01e_metrics.ipynb #8c89d8a8
-def train_judge(n_images:int=30_000, steps:int=1500, batch_size:int=128, lr:float=2e-3, res:int=16, seed:int=10_007,
-                noise:float=0.08, # max std of the Gaussian pixel noise added in training (in [-1, 1] units)
-                progress:bool=False) -> tuple[Judge, dict]:
+def train_judge(
+    n_images: int = 30_000,
+    steps: int = 1500,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    res: int = 16,
+    seed: int = 10_007,
+    noise: float = 0.08,  # max std of the Gaussian pixel noise added in training (in [-1, 1] units)
+    progress: bool = False,
+) -> tuple[Judge, dict]:
     "Train the toy-world judge; returns it and its accuracy per attribute on 2 000 held-out world images."
     torch.manual_seed(seed)
-    spec = load_world_spec(); heads = world_heads(spec)
+    spec = load_world_spec()
+    heads = world_heads(spec)
     attrs = sample_attributes(n_images + 2000, seed=seed, spec=spec)
     imgs = torch.as_tensor(render(attrs, res, spec)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
     ys = {k: torch.tensor([v.index(a) for a in attrs[k]]) for k, v in heads.items()}
     tr, te = slice(0, n_images), slice(n_images, None)
-    judge = Judge(heads); opt = torch.optim.AdamW(judge.parameters(), lr=lr, weight_decay=1e-4)
+    judge = Judge(heads)
+    opt = torch.optim.AdamW(judge.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     g = torch.Generator().manual_seed(seed)
     from tqdm.auto import tqdm
+
     judge.train()
     for step in tqdm(range(steps), disable=not progress, desc="judge"):
         idx = torch.randint(0, n_images, (batch_size,), generator=g)
-        x = imgs[tr][idx]; x = x + torch.randn(x.shape, generator=g) * noise * torch.rand(len(x), 1, 1, 1, generator=g)
+        x = imgs[tr][idx]
+        x = x + torch.randn(x.shape, generator=g) * noise * torch.rand(len(x), 1, 1, 1, generator=g)
         out = judge(x)
         loss = sum(F.cross_entropy(out[k], ys[k][tr][idx]) for k in heads)
-        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
     test_imgs = (imgs[te].permute(0, 2, 3, 1).add(1).mul(127.5)).round().to(torch.uint8).numpy()
     pred = judge.predict(test_imgs)
     acc = {k: float((pred[k].values == attrs[k].values[n_images:]).mean()) for k in heads}
     return judge.eval(), acc
 
-def save_judge(judge:Judge, path, **info) -> Path:
+
+def save_judge(judge: Judge, path, **info) -> Path:
     "Save weights (safetensors) and `judge.json` (heads plus `info`, e.g. accuracies)."
     from safetensors.torch import save_file
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in judge.state_dict().items()}, str(path/"judge.safetensors"))
-    write_json(path/"judge.json", {"heads": judge.heads_spec, "head_order": list(judge.heads_spec), "width": judge.width, **info})
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {k: v.detach().cpu().contiguous() for k, v in judge.state_dict().items()}, str(path / "judge.safetensors")
+    )
+    write_json(
+        path / "judge.json",
+        {"heads": judge.heads_spec, "head_order": list(judge.heads_spec), "width": judge.width, **info},
+    )
     return path
+
 
 def load_judge(path=None, device="cpu") -> Judge:
     "Load a judge (default: the shipped toy-world judge)."
     from safetensors.torch import load_file
-    path = Path(path) if path is not None else ASSETS/"judge"
-    if not (path/"judge.json").exists(): raise MissingResourceError(f"no judge at {path}: train one with nbs/05_pretrain.ipynb")
-    meta = read_json(path/"judge.json")
+
+    path = Path(path) if path is not None else ASSETS / "judge"
+    if not (path / "judge.json").exists():
+        raise MissingResourceError(f"no judge at {path}: train one with nbs/05_pretrain.ipynb")
+    meta = read_json(path / "judge.json")
     judge = Judge({k: meta["heads"][k] for k in meta.get("head_order", meta["heads"])}, width=meta.get("width", 48))
-    try: judge.load_state_dict(load_file(str(path/"judge.safetensors")))
-    except Exception as e: raise StudyError(f"the judge checkpoint at {path} is corrupt ({type(e).__name__}: {str(e)[:150]})") from e
+    try:
+        judge.load_state_dict(load_file(str(path / "judge.safetensors")))
+    except Exception as e:
+        raise StudyError(f"the judge checkpoint at {path} is corrupt ({type(e).__name__}: {str(e)[:150]})") from e
     return judge.eval().to(device)
 
 # %% ../nbs/01e_metrics.ipynb #0323ab35
-CIFAR10_JUDGE = ASSETS/"cifar10-judge"
+CIFAR10_JUDGE = ASSETS / "cifar10-judge"
 
-def _images_labels(data, res:int|None=None):
+
+def _images_labels(data, res: int | None = None):
     "uint8 N×H×W×3 images (resized to res×res unless res is None) and int64 labels of a `datasets.Dataset` with `image` and `label`."
     for c in ("image", "label"):
-        if c not in data.column_names: raise StudyError(f"the dataset needs columns 'image' and 'label'; it has {data.column_names}")
+        if c not in data.column_names:
+            raise StudyError(f"the dataset needs columns 'image' and 'label'; it has {data.column_names}")
     d = data.with_format("numpy")
-    imgs = np.asarray(d["image"]); labels = np.asarray(d["label"]).astype(np.int64)
-    if imgs.ndim != 4 or imgs.shape[-1] != 3: raise StudyError(f"images must be N×H×W×3, got {imgs.shape}")
-    if imgs.dtype != np.uint8: imgs = np.clip(imgs, 0, 255).astype(np.uint8)
+    imgs = np.asarray(d["image"])
+    labels = np.asarray(d["label"]).astype(np.int64)
+    if imgs.ndim != 4 or imgs.shape[-1] != 3:
+        raise StudyError(f"images must be N×H×W×3, got {imgs.shape}")
+    if imgs.dtype != np.uint8:
+        imgs = np.clip(imgs, 0, 255).astype(np.uint8)
     if res is not None and imgs.shape[1:3] != (res, res):
         x = torch.as_tensor(imgs).permute(0, 3, 1, 2).float()
         x = F.interpolate(x, size=(res, res), mode="bilinear", antialias=True, align_corners=False)
         imgs = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     return imgs, labels
 
+
 def _class_names(data, class_names):
     ds_names = list(getattr((getattr(data, "features", None) or {}).get("label"), "names", None) or [])
     if class_names is None:
-        if not ds_names: raise StudyError("the dataset's `label` column has no class names: pass class_names")
+        if not ds_names:
+            raise StudyError("the dataset's `label` column has no class names: pass class_names")
         return ds_names
     names = list(class_names)
     if ds_names and ds_names != names:
-        raise StudyError(f"class_names {names} differ from the dataset's label names {ds_names}: labels would be misread")
+        raise StudyError(
+            f"class_names {names} differ from the dataset's label names {ds_names}: labels would be misread"
+        )
     return names
 
-def class_judge_accuracy(judge:Judge, data, # a `datasets.Dataset` with `image` and `label`
-                         res:int|None=None, # resize images to res×res first (None: as they are)
-                         attr:str="object") -> dict:
+
+def class_judge_accuracy(
+    judge: Judge,
+    data,  # a `datasets.Dataset` with `image` and `label`
+    res: int | None = None,  # resize images to res×res first (None: as they are)
+    attr: str = "object",
+) -> dict:
     "Accuracy of a judge's `attr` head on labelled images: overall and per class."
-    if attr not in judge.heads_spec: raise StudyError(f"the judge has no head {attr!r}; it has {list(judge.heads_spec)}")
+    if attr not in judge.heads_spec:
+        raise StudyError(f"the judge has no head {attr!r}; it has {list(judge.heads_spec)}")
     return _accuracy(judge, *_images_labels(data, res), attr)
+
 
 def _accuracy(judge, imgs, labels, attr="object"):
     names = judge.heads_spec[attr]
-    if len(labels) and labels.max() >= len(names): raise StudyError(f"label {labels.max()} but the judge knows {len(names)} classes")
+    if len(labels) and labels.max() >= len(names):
+        raise StudyError(f"label {labels.max()} but the judge knows {len(names)} classes")
     pred = judge.predict(imgs)[attr].values
     truth = np.array(names, dtype=object)[labels]
     per = {c: float((pred[truth == c] == c).mean()) if (truth == c).any() else float("nan") for c in names}
     return {attr: float((pred == truth).mean()) if len(truth) else float("nan"), "per_class": per, "n": int(len(truth))}
 
-def _augment(x, g, pad:int=4):
+
+def _augment(x, g, pad: int = 4):
     "Random crop of the image padded by `pad` black pixels, and random horizontal flip (x in [-1, 1], N×3×H×W)."
-    n, c, h, w = x.shape; dev = x.device
+    n, c, h, w = x.shape
+    dev = x.device
     xp = F.pad(x, (pad, pad, pad, pad), value=-1.0)
-    dy = torch.randint(0, 2*pad + 1, (n,), generator=g).to(dev); dx = torch.randint(0, 2*pad + 1, (n,), generator=g).to(dev)
-    rows = (dy[:, None] + torch.arange(h, device=dev))[:, None, :, None]; cols = (dx[:, None] + torch.arange(w, device=dev))[:, None, None, :]
-    x = xp[torch.arange(n, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None], rows, cols]
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=g).to(dev)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=g).to(dev)
+    rows = (dy[:, None] + torch.arange(h, device=dev))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=dev))[:, None, None, :]
+    x = xp[
+        torch.arange(n, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None], rows, cols
+    ]
     flip = (torch.rand(n, generator=g) < 0.5).to(dev)
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
-def train_class_judge(data, # a `datasets.Dataset` with `image` (uint8 H×W×3) and `label`, e.g. `load_cifar10_data(...)`
-                      class_names=None, # names of labels 0..K-1 (None: the dataset's `label` names)
-                      steps:int=8000, batch_size:int=128, lr:float=2e-3, res:int=32, seed:int=0,
-                      val_fraction:float=0.1, # stratified share of the images held out to measure accuracy
-                      augment:bool=True, # random crop (padding 4) + horizontal flip
-                      width:int=48, # the Judge's width
-                      device="auto", progress:bool=False) -> tuple[Judge, dict]:
+
+def train_class_judge(
+    data,  # a `datasets.Dataset` with `image` (uint8 H×W×3) and `label`, e.g. `load_cifar10_data(...)`
+    class_names=None,  # names of labels 0..K-1 (None: the dataset's `label` names)
+    steps: int = 8000,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    res: int = 32,
+    seed: int = 0,
+    val_fraction: float = 0.1,  # stratified share of the images held out to measure accuracy
+    augment: bool = True,  # random crop (padding 4) + horizontal flip
+    width: int = 48,  # the Judge's width
+    device="auto",
+    progress: bool = False,
+) -> tuple[Judge, dict]:
     "Train a one-head (`object`) judge on labelled images; returns it (in eval mode, on `device`) and its held-out accuracy."
     from unlearn_study.core import get_device
     from tqdm.auto import tqdm
-    for k, v, lo in (("steps", steps, 1), ("batch_size", batch_size, 1), ("res", res, 8), ("seed", seed, 0), ("width", width, 1)):
+
+    for k, v, lo in (
+        ("steps", steps, 1),
+        ("batch_size", batch_size, 1),
+        ("res", res, 8),
+        ("seed", seed, 0),
+        ("width", width, 1),
+    ):
         check_number(k, v, lo=lo, integer=True)
-    check_number("lr", lr, lo=0); check_number("val_fraction", val_fraction, lo=0, hi=0.9)
+    check_number("lr", lr, lo=0)
+    check_number("val_fraction", val_fraction, lo=0, hi=0.9)
     names = _class_names(data, class_names)
     imgs, labels = _images_labels(data, res)
-    if len(labels) == 0: raise StudyError("the dataset is empty")
-    if labels.min() < 0 or labels.max() >= len(names): raise StudyError(f"labels span {labels.min()}..{labels.max()} but there are {len(names)} class names")
-    rng = np.random.default_rng(seed); tr, va = [], []
-    for c in range(len(names)):      # stratified split: every class keeps ≥ 1 training image and gives ≥ 1 held-out one when it can
+    if len(labels) == 0:
+        raise StudyError("the dataset is empty")
+    if labels.min() < 0 or labels.max() >= len(names):
+        raise StudyError(f"labels span {labels.min()}..{labels.max()} but there are {len(names)} class names")
+    rng = np.random.default_rng(seed)
+    tr, va = [], []
+    for c in range(
+        len(names)
+    ):  # stratified split: every class keeps ≥ 1 training image and gives ≥ 1 held-out one when it can
         idx = rng.permutation(np.flatnonzero(labels == c))
         n_va = min(len(idx) - 1, int(np.ceil(len(idx) * val_fraction))) if val_fraction > 0 and len(idx) > 1 else 0
-        va += idx[:n_va].tolist(); tr += idx[n_va:].tolist()
+        va += idx[:n_va].tolist()
+        tr += idx[n_va:].tolist()
     tr, va = np.sort(tr), np.sort(va)
     dev = get_device(device) if isinstance(device, str) else torch.device(device)
-    torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
-    x_tr = torch.as_tensor(imgs[tr]).to(dev); y_tr = torch.as_tensor(labels[tr]).to(dev)
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    x_tr = torch.as_tensor(imgs[tr]).to(dev)
+    y_tr = torch.as_tensor(labels[tr]).to(dev)
     judge = Judge({"object": names}, width=width).to(dev)
     opt = torch.optim.AdamW(judge.parameters(), lr=lr, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    judge.train(); losses = []
+    judge.train()
+    losses = []
     for step in tqdm(range(steps), disable=not progress, desc="class judge"):
         idx = torch.randint(0, len(tr), (batch_size,), generator=g).to(dev)
         x = x_tr[idx].permute(0, 3, 1, 2).float().div(127.5).sub(1)
-        if augment: x = _augment(x, g)
+        if augment:
+            x = _augment(x, g)
         loss = F.cross_entropy(judge(x)["object"], y_tr[idx])
-        opt.zero_grad(); loss.backward(); opt.step(); sched.step(); losses.append(loss.detach())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.detach())
     judge.eval()
-    if len(va): acc = _accuracy(judge, imgs[va], labels[va])
-    else: acc = {"object": float("nan"), "per_class": {c: float("nan") for c in names}, "n": 0}
-    acc.update(n_train=int(len(tr)), n_val=int(len(va)), final_loss=float(torch.stack(losses[-max(1, steps//20):]).mean()))
+    if len(va):
+        acc = _accuracy(judge, imgs[va], labels[va])
+    else:
+        acc = {"object": float("nan"), "per_class": {c: float("nan") for c in names}, "n": 0}
+    acc.update(
+        n_train=int(len(tr)), n_val=int(len(va)), final_loss=float(torch.stack(losses[-max(1, steps // 20) :]).mean())
+    )
     return judge, acc
 
-def load_cifar10_judge(path=None, # a folder written by `save_judge` (None: `CIFAR10_JUDGE`)
-                       device="cpu", class_names=None, # when given, the judge's classes must be these (e.g. `bb.class_names`)
-                      ) -> Judge:
+
+def load_cifar10_judge(
+    path=None,  # a folder written by `save_judge` (None: `CIFAR10_JUDGE`)
+    device="cpu",
+    class_names=None,  # when given, the judge's classes must be these (e.g. `bb.class_names`)
+) -> Judge:
     "Load the CIFAR-10 judge, or stop with an error saying how to train one."
     path = Path(path) if path is not None else CIFAR10_JUDGE
-    if not (path/"judge.json").exists():
+    if not (path / "judge.json").exists():
         raise MissingResourceError(
             f"no CIFAR-10 judge at {path}. Train one on a GPU with `papermill nbs/05_pretrain.ipynb out.ipynb -p backbone "
             f"cifar10-judge -p cifar10_source <hub id or folder>` (add `-p out_dir DIR` to save it to DIR/cifar10-judge instead "
-            f"of {CIFAR10_JUDGE}), then pass that folder.")
+            f"of {CIFAR10_JUDGE}), then pass that folder."
+        )
     judge = load_judge(path, device)
-    if "object" not in judge.heads_spec: raise StudyError(f"the judge at {path} has no 'object' head: it is not a class judge")
+    if "object" not in judge.heads_spec:
+        raise StudyError(f"the judge at {path} has no 'object' head: it is not a class judge")
     if class_names is not None and list(class_names) != judge.heads_spec["object"]:
         raise StudyError(f"the judge at {path} knows classes {judge.heads_spec['object']}, not {list(class_names)}")
     return judge
 
 # %% ../nbs/01e_metrics.ipynb #eb4af416
-def UA(pred:pd.DataFrame, forget:str, attr:str="object") -> float:
+def UA(pred: pd.DataFrame, forget: str, attr: str = "object") -> float:
     "Unlearning accuracy: 1 − fraction of forget-conditioned samples judged as the forget class."
     return 1.0 - concept_rate(pred, forget, attr)
 
-def RA(pred:pd.DataFrame, labels, attr:str="object") -> float:
+
+def RA(pred: pd.DataFrame, labels, attr: str = "object") -> float:
     "Remaining accuracy: fraction of samples judged as the class they were conditioned on."
     labels = np.asarray(labels)
-    if len(labels) != len(pred): raise StudyError(f"{len(labels)} labels for {len(pred)} predictions")
+    if len(labels) != len(pred):
+        raise StudyError(f"{len(labels)} labels for {len(pred)} predictions")
     return float((pred[attr].values == labels).mean()) if len(labels) else float("nan")
 
-def concept_rate(pred:pd.DataFrame, concept:str, attr:str="object") -> float:
+
+def concept_rate(pred: pd.DataFrame, concept: str, attr: str = "object") -> float:
     "Fraction of images the judge sees `concept` in (attribute `attr`)."
-    if attr not in pred: raise StudyError(f"the judge has no attribute {attr!r}; it has {', '.join(c for c in pred if not c.endswith('_p'))}")
+    if attr not in pred:
+        raise StudyError(
+            f"the judge has no attribute {attr!r}; it has {', '.join(c for c in pred if not c.endswith('_p'))}"
+        )
     return float((pred[attr].values == concept).mean()) if len(pred) else float("nan")
 
-def AR_DiMRA(pred_attacked:pd.DataFrame, forget:str, attr:str="object") -> float:
+
+def AR_DiMRA(pred_attacked: pd.DataFrame, forget: str, attr: str = "object") -> float:
     "DiMRA attack rate: fraction of forget-conditioned samples showing the forgotten class after the attack."
     return concept_rate(pred_attacked, forget, attr)
 
-def prompt_alignment(pred:pd.DataFrame, asked:pd.DataFrame, attrs=("object", "colour", "style", "background")) -> dict:
+
+def prompt_alignment(
+    pred: pd.DataFrame, asked: pd.DataFrame, attrs=("object", "colour", "style", "background")
+) -> dict:
     "Fraction of asked attributes rendered as asked: per attribute and overall (mean over attributes)."
-    if len(pred) != len(asked): raise StudyError(f"{len(asked)} prompts for {len(pred)} images")
+    if len(pred) != len(asked):
+        raise StudyError(f"{len(asked)} prompts for {len(pred)} images")
     per = {a: float((pred[a].values == asked[a].values).mean()) for a in attrs if a in asked}
     return {**per, "alignment": float(np.mean(list(per.values())))}
 
 # %% ../nbs/01e_metrics.ipynb #5a1fac49
-def eval_class_model(bb, judge:Judge, forget:str|None=None, n_per_class:int=50, seed:int=0, classes=None, steps=None,
-                     guidance=None) -> dict:
+def eval_class_model(
+    bb,
+    judge: Judge,
+    forget: str | None = None,
+    n_per_class: int = 50,
+    seed: int = 0,
+    classes=None,
+    steps=None,
+    guidance=None,
+) -> dict:
     "Sample every class (or `classes`) and judge: accuracy per class, mean, worst, and UA/RA when `forget` is given."
     from unlearn_study.backbones import sample
+
     check_number("n_per_class", n_per_class, lo=1, integer=True)
     classes = list(classes or bb.class_names)
     cond = [c for c in classes for _ in range(n_per_class)]
     seeds = [seed * 1_000_003 + i for i in range(len(cond))]
     imgs = sample(bb, cond, seeds=seeds, steps=steps, guidance=guidance)
     pred = judge.predict(imgs)
-    per_class = {c: RA(pred[np.array(cond) == c], [c]*n_per_class) for c in classes}
-    out = {"per_class": per_class, "mean": float(np.mean(list(per_class.values()))), "worst": float(min(per_class.values())),
-           "images": imgs, "cond": cond, "pred": pred}
+    per_class = {c: RA(pred[np.array(cond) == c], [c] * n_per_class) for c in classes}
+    out = {
+        "per_class": per_class,
+        "mean": float(np.mean(list(per_class.values()))),
+        "worst": float(min(per_class.values())),
+        "images": imgs,
+        "cond": cond,
+        "pred": pred,
+    }
     if forget is not None:
         f = np.array(cond) == forget
         out["UA"] = UA(pred[f], forget)
         out["RA"] = RA(pred[~f], np.array(cond)[~f])
     return out
 
-def eval_prompts(bb, judge:Judge, prompts:pd.DataFrame, # rows with `caption` and the asked attributes
-                 seed:int=0, steps=None, guidance=None, attrs=("object", "colour", "style", "background")) -> dict:
+
+def eval_prompts(
+    bb,
+    judge: Judge,
+    prompts: pd.DataFrame,  # rows with `caption` and the asked attributes
+    seed: int = 0,
+    steps=None,
+    guidance=None,
+    attrs=("object", "colour", "style", "background"),
+) -> dict:
     "Sample one image per prompt and judge how many asked attributes were rendered."
     from unlearn_study.backbones import sample
+
     seeds = [seed * 1_000_003 + i for i in range(len(prompts))]
     imgs = sample(bb, prompts["caption"].tolist(), seeds=seeds, steps=steps, guidance=guidance)
     pred = judge.predict(imgs)
     return {**prompt_alignment(pred, prompts.reset_index(drop=True), attrs), "images": imgs, "pred": pred}
 
 # %% ../nbs/01e_metrics.ipynb #f029c2ba
-def concept_prompts(concept:str, n:int=100, seed:int=0, with_concept:bool=True, offset:int=5_000_000) -> pd.DataFrame:
+def concept_prompts(
+    concept: str, n: int = 100, seed: int = 0, with_concept: bool = True, offset: int = 5_000_000
+) -> pd.DataFrame:
     "World prompts (with their asked attributes) that do or do not ask for a toy concept."
     from unlearn_study.world import concept_attribute
-    spec = load_world_spec(); attr = concept_attribute(concept, spec)
+
+    spec = load_world_spec()
+    attr = concept_attribute(concept, spec)
     key = {"object": "objects", "colour": "colours", "style": "styles"}[attr]
     vocab = spec[key] if isinstance(spec[key], list) else list(spec[key])
     vals = [concept] if with_concept else [v for v in vocab if v != concept]
     return sample_attributes(n, seed, offset=offset, **{key: vals})
 
-def eval_concept(bb, judge:Judge, concept:str, n:int=100, seed:int=0, steps=None, guidance=None) -> dict:
+
+def eval_concept(bb, judge: Judge, concept: str, n: int = 100, seed: int = 0, steps=None, guidance=None) -> dict:
     "Concept rate on prompts asking for `concept`, and alignment on prompts without it."
     from unlearn_study.world import concept_attribute
+
     attr = concept_attribute(concept)
     f = eval_prompts(bb, judge, concept_prompts(concept, n, seed, True), seed=seed, steps=steps, guidance=guidance)
     r = eval_prompts(bb, judge, concept_prompts(concept, n, seed, False), seed=seed, steps=steps, guidance=guidance)
-    return {"concept_rate": concept_rate(f["pred"], concept, attr), "retain_alignment": r["alignment"],
-            "retain_object": r["object"], "forget_images": f["images"], "retain_images": r["images"],
-            "forget_pred": f["pred"], "retain_pred": r["pred"]}
+    return {
+        "concept_rate": concept_rate(f["pred"], concept, attr),
+        "retain_alignment": r["alignment"],
+        "retain_object": r["object"],
+        "forget_images": f["images"],
+        "retain_images": r["images"],
+        "forget_pred": f["pred"],
+        "retain_pred": r["pred"],
+    }

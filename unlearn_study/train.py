@@ -13,14 +13,16 @@ import torch
 from .core import StudyError, check_choice, check_number, write_json, read_json, atomic_write, Timer
 from .backbones import Backbone, condition, null_condition, predict_noise, to_latents, from_uint8
 
-def diffusion_loss(bb:Backbone,
-                   x0:torch.Tensor, # clean images in [-1, 1], N×3×H×W
-                   cond:torch.Tensor, # conditioning from `condition`
-                   generator:torch.Generator|None=None, # for t and ε (CPU generator; reproducible)
-                   truncate:float|None=None, # clip each squared error at this value (RGD's α)
-                   reduction:str="mean", # "mean" or "none" (one value per sample)
-                   t:torch.Tensor|None=None, # fixed timesteps instead of random ones
-                  ) -> torch.Tensor:
+
+def diffusion_loss(
+    bb: Backbone,
+    x0: torch.Tensor,  # clean images in [-1, 1], N×3×H×W
+    cond: torch.Tensor,  # conditioning from `condition`
+    generator: torch.Generator | None = None,  # for t and ε (CPU generator; reproducible)
+    truncate: float | None = None,  # clip each squared error at this value (RGD's α)
+    reduction: str = "mean",  # "mean" or "none" (one value per sample)
+    t: torch.Tensor | None = None,  # fixed timesteps instead of random ones
+) -> torch.Tensor:
     "The DDPM noise-regression loss ‖ε − ε_θ(x_t, t, c)‖²."
     dev = bb.device
     z0 = to_latents(bb, x0.to(dev), generator)
@@ -30,8 +32,9 @@ def diffusion_loss(bb:Backbone,
     t = t.to(dev)
     x_t = bb.scheduler.add_noise(z0, noise, t)
     target = noise if bb.scheduler.config.prediction_type == "epsilon" else bb.scheduler.get_velocity(z0, noise, t)
-    err = (predict_noise(bb, x_t, t, cond).float() - target.float())**2
-    if truncate is not None: err = err.clamp(max=truncate)
+    err = (predict_noise(bb, x_t, t, cond).float() - target.float()) ** 2
+    if truncate is not None:
+        err = err.clamp(max=truncate)
     per = err.mean(dim=tuple(range(1, err.ndim)))
     return per.mean() if reduction == "mean" else per
 
@@ -41,111 +44,142 @@ __all__ = ['diffusion_loss', 'ImageData', 'FitConfig', 'step_generator', 'fit', 
 # %% ../nbs/01d_train.ipynb #4f44b530
 class ImageData:
     "Images (uint8 N×H×W×3) with class labels and/or captions, batched for a backbone."
+
     def __init__(self, images, labels=None, captions=None):
         self.images = torch.as_tensor(np.asarray(images))
         self.labels = None if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.long)
         self.captions = None if captions is None else list(captions)
-        if self.images.ndim != 4 or self.images.shape[-1] != 3: raise StudyError(f"images must be N×H×W×3, got {tuple(self.images.shape)}")
-        if len(self) == 0: raise StudyError("an empty image set cannot be trained on")
+        if self.images.ndim != 4 or self.images.shape[-1] != 3:
+            raise StudyError(f"images must be N×H×W×3, got {tuple(self.images.shape)}")
+        if len(self) == 0:
+            raise StudyError("an empty image set cannot be trained on")
 
     @classmethod
     def from_dataset(cls, ds):
         "From a `datasets.Dataset` with `image` and `label` and/or `caption` columns."
         d = ds.with_format("numpy")
-        return cls(d["image"], d["label"] if "label" in ds.column_names else None,
-                   ds["caption"] if "caption" in ds.column_names else None)
+        return cls(
+            d["image"],
+            d["label"] if "label" in ds.column_names else None,
+            ds["caption"] if "caption" in ds.column_names else None,
+        )
 
-    def __len__(self): return len(self.images)
+    def __len__(self):
+        return len(self.images)
 
-    def batch(self, bb:Backbone, idx, cond_dropout:float=0.0, generator=None, cond_override=None):
+    def batch(self, bb: Backbone, idx, cond_dropout: float = 0.0, generator=None, cond_override=None):
         "Images in [-1, 1] and their conditioning for the indices `idx`."
         idx = torch.as_tensor(idx)
         x0 = from_uint8(self.images[idx])
         if bb.kind == "class":
-            if self.labels is None: raise StudyError(f"{bb.name} needs class labels")
+            if self.labels is None:
+                raise StudyError(f"{bb.name} needs class labels")
             cond = condition(bb, self.labels[idx] if cond_override is None else cond_override)
         else:
-            if self.captions is None: raise StudyError(f"{bb.name} needs captions")
+            if self.captions is None:
+                raise StudyError(f"{bb.name} needs captions")
             cond = condition(bb, [self.captions[i] for i in idx.tolist()] if cond_override is None else cond_override)
         if cond_dropout > 0:
             drop = (torch.rand(len(idx), generator=generator) < cond_dropout).to(bb.device)
             null = null_condition(bb, len(idx))
-            cond = torch.where(drop.view(-1, *[1]*(cond.ndim - 1)), null, cond)
+            cond = torch.where(drop.view(-1, *[1] * (cond.ndim - 1)), null, cond)
         return x0, cond
 
     def random_batch(self, bb, batch_size, generator, **kw):
         "A batch of random indices drawn with `generator`."
-        return self.batch(bb, torch.randint(0, len(self), (batch_size,), generator=generator), generator=generator, **kw)
+        return self.batch(
+            bb, torch.randint(0, len(self), (batch_size,), generator=generator), generator=generator, **kw
+        )
 
 # %% ../nbs/01d_train.ipynb #46a967ed
 @dataclass
 class FitConfig:
     "How `fit` trains: optimiser, schedule, logging and checkpoints."
-    steps:int = 1000            # optimiser steps
-    lr:float = 1e-4             # peak learning rate
-    optimizer:str = "adamw"     # "adamw" or "adam"
-    weight_decay:float = 0.0
-    betas:tuple = (0.9, 0.999)
-    grad_clip:float|None = 1.0  # max gradient norm (None: no clipping)
-    schedule:str = "constant"   # "constant" or "cosine" (to lr_min)
-    lr_min:float = 0.0
-    warmup:int = 0              # linear warm-up steps
-    seed:int = 0                # seeds the per-step generators
-    log_every:int = 50
-    ckpt_every:int = 0          # 0: no checkpoints
-    mixed_precision:str = "auto"  # "auto" (bf16 on CUDA), "no", "bf16"
+
+    steps: int = 1000  # optimiser steps
+    lr: float = 1e-4  # peak learning rate
+    optimizer: str = "adamw"  # "adamw" or "adam"
+    weight_decay: float = 0.0
+    betas: tuple = (0.9, 0.999)
+    grad_clip: float | None = 1.0  # max gradient norm (None: no clipping)
+    schedule: str = "constant"  # "constant" or "cosine" (to lr_min)
+    lr_min: float = 0.0
+    warmup: int = 0  # linear warm-up steps
+    seed: int = 0  # seeds the per-step generators
+    log_every: int = 50
+    ckpt_every: int = 0  # 0: no checkpoints
+    mixed_precision: str = "auto"  # "auto" (bf16 on CUDA), "no", "bf16"
 
     def check(self):
-        check_number("steps", self.steps, lo=0, integer=True); check_number("lr", self.lr, lo=0)
-        check_choice("optimizer", self.optimizer, ["adamw", "adam"]); check_choice("schedule", self.schedule, ["constant", "cosine"])
+        check_number("steps", self.steps, lo=0, integer=True)
+        check_number("lr", self.lr, lo=0)
+        check_choice("optimizer", self.optimizer, ["adamw", "adam"])
+        check_choice("schedule", self.schedule, ["constant", "cosine"])
         check_choice("mixed_precision", self.mixed_precision, ["auto", "no", "bf16"])
-        check_number("warmup", self.warmup, lo=0, integer=True); check_number("ckpt_every", self.ckpt_every, lo=0, integer=True)
-        if self.grad_clip is not None: check_number("grad_clip", self.grad_clip, lo=0)
+        check_number("warmup", self.warmup, lo=0, integer=True)
+        check_number("ckpt_every", self.ckpt_every, lo=0, integer=True)
+        if self.grad_clip is not None:
+            check_number("grad_clip", self.grad_clip, lo=0)
         return self
 
-def step_generator(seed:int, step:int) -> torch.Generator:
+
+def step_generator(seed: int, step: int) -> torch.Generator:
     "The generator for one step: depends only on (seed, step), so resumed runs match uninterrupted ones."
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, step]).generate_state(1)[0]))
 
+
 def _lr_lambda(cfg):
     def f(step):
-        if cfg.warmup and step < cfg.warmup: return (step + 1) / cfg.warmup
-        if cfg.schedule == "constant": return 1.0
+        if cfg.warmup and step < cfg.warmup:
+            return (step + 1) / cfg.warmup
+        if cfg.schedule == "constant":
+            return 1.0
         p = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
         lo = cfg.lr_min / cfg.lr if cfg.lr else 0
         return lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
+
     return f
 
-def fit(bb:Backbone,
-        step_fn, # step_fn(step, generator, backward) -> dict of floats to log
-        cfg:FitConfig,
-        params=None, # parameters to optimise (default: every U-Net parameter)
-        before_step=None, # before_step(params): e.g. mask gradients
-        ckpt_dir=None, # folder for checkpoints; a rerun resumes from it
-        desc:str="train", progress:bool=True,
-        callback=None, # callback(step, bb) after each optimiser step (evaluations along the way)
-       ) -> pd.DataFrame:
+
+def fit(
+    bb: Backbone,
+    step_fn,  # step_fn(step, generator, backward) -> dict of floats to log
+    cfg: FitConfig,
+    params=None,  # parameters to optimise (default: every U-Net parameter)
+    before_step=None,  # before_step(params): e.g. mask gradients
+    ckpt_dir=None,  # folder for checkpoints; a rerun resumes from it
+    desc: str = "train",
+    progress: bool = True,
+    callback=None,  # callback(step, bb) after each optimiser step (evaluations along the way)
+) -> pd.DataFrame:
     "Run `cfg.steps` optimiser steps of `step_fn` on `bb.unet`; return the logged history."
     from accelerate import Accelerator
+
     cfg.check()
     mp = cfg.mixed_precision
-    if mp == "auto": mp = "bf16" if bb.device.type == "cuda" else "no"
+    if mp == "auto":
+        mp = "bf16" if bb.device.type == "cuda" else "no"
     acc = Accelerator(mixed_precision=mp, cpu=bb.device.type == "cpu")
     params = list(params) if params is not None else [p for p in bb.unet.parameters()]
-    for p in bb.unet.parameters(): p.requires_grad_(False)
-    for p in params: p.requires_grad_(True)
+    for p in bb.unet.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
     Opt = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     opt = Opt(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
     unet, opt, sched = acc.prepare(bb.unet, opt, sched)
-    raw_unet = bb.unet; bb.unet = unet
+    raw_unet = bb.unet
+    bb.unet = unet
     start, hist_rows = 0, []
     ckpt_dir = Path(ckpt_dir) if ckpt_dir else None
-    if ckpt_dir and (ckpt_dir/"last"/"step.json").exists():
-        acc.load_state(ckpt_dir/"last")
-        start = read_json(ckpt_dir/"last"/"step.json")["step"]
-        if (ckpt_dir/"history.csv").exists(): hist_rows = pd.read_csv(ckpt_dir/"history.csv").to_dict("records")
+    if ckpt_dir and (ckpt_dir / "last" / "step.json").exists():
+        acc.load_state(ckpt_dir / "last")
+        start = read_json(ckpt_dir / "last" / "step.json")["step"]
+        if (ckpt_dir / "history.csv").exists():
+            hist_rows = pd.read_csv(ckpt_dir / "history.csv").to_dict("records")
     from tqdm.auto import tqdm
+
     bar = tqdm(range(start, cfg.steps), desc=desc, disable=not progress, initial=start, total=cfg.steps, mininterval=2)
     unet.train()
     acc_logs, t_last, n_last = {}, time.perf_counter(), 0
@@ -154,55 +188,93 @@ def fit(bb:Backbone,
             opt.zero_grad(set_to_none=True)
             with acc.autocast():
                 logs = step_fn(step, step_generator(cfg.seed, step), acc.backward) or {}
-            if before_step is not None: before_step(params)
-            if cfg.grad_clip is not None: acc.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step(); sched.step()
-            for k, v in logs.items(): acc_logs.setdefault(k, []).append(float(v))
+            if before_step is not None:
+                before_step(params)
+            if cfg.grad_clip is not None:
+                acc.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            sched.step()
+            for k, v in logs.items():
+                acc_logs.setdefault(k, []).append(float(v))
             n_last += 1
             if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
                 sec = (time.perf_counter() - t_last) / n_last
-                row = {"step": step + 1, **{k: float(np.mean(v)) for k, v in acc_logs.items()}, "lr": sched.get_last_lr()[0], "sec_per_step": sec}
-                hist_rows.append(row); bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "step"})
+                row = {
+                    "step": step + 1,
+                    **{k: float(np.mean(v)) for k, v in acc_logs.items()},
+                    "lr": sched.get_last_lr()[0],
+                    "sec_per_step": sec,
+                }
+                hist_rows.append(row)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "step"})
                 acc_logs, t_last, n_last = {}, time.perf_counter(), 0
-            if callback is not None: callback(step + 1, bb)
+            if callback is not None:
+                callback(step + 1, bb)
             if ckpt_dir and cfg.ckpt_every and (step + 1) % cfg.ckpt_every == 0 and step + 1 < cfg.steps:
                 _save_state(acc, ckpt_dir, step + 1, hist_rows)
     finally:
         bb.unet = acc.unwrap_model(unet) if unet is not raw_unet else raw_unet
         bb.unet.eval()
-        for p in bb.unet.parameters(): p.requires_grad_(False)
+        for p in bb.unet.parameters():
+            p.requires_grad_(False)
     return pd.DataFrame(hist_rows)
 
-def _save_state(acc, ckpt_dir:Path, step:int, hist_rows):
+
+def _save_state(acc, ckpt_dir: Path, step: int, hist_rows):
     import shutil
-    tmp = ckpt_dir/f".last-{step}"
-    if tmp.exists(): shutil.rmtree(tmp)
-    acc.save_state(tmp); write_json(tmp/"step.json", {"step": step})
-    old = ckpt_dir/"last"
-    if old.exists(): shutil.rmtree(old)
+
+    tmp = ckpt_dir / f".last-{step}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    acc.save_state(tmp)
+    write_json(tmp / "step.json", {"step": step})
+    old = ckpt_dir / "last"
+    if old.exists():
+        shutil.rmtree(old)
     tmp.rename(old)
-    atomic_write(ckpt_dir/"history.csv", pd.DataFrame(hist_rows).to_csv(index=False))
+    atomic_write(ckpt_dir / "history.csv", pd.DataFrame(hist_rows).to_csv(index=False))
+
 
 def loss_step(loss_fn):
     "Wrap `loss_fn(step, generator) -> loss` as a `step_fn` that back-propagates the loss and logs it."
+
     def step_fn(step, gen, backward):
-        loss = loss_fn(step, gen); backward(loss); return {"loss": loss.item()}
+        loss = loss_fn(step, gen)
+        backward(loss)
+        return {"loss": loss.item()}
+
     return step_fn
 
 # %% ../nbs/01d_train.ipynb #8ecfc893
-def train_diffusion(bb:Backbone, data:ImageData, cfg:FitConfig, batch_size:int=64, cond_dropout:float=0.0,
-                    params=None, ckpt_dir=None, desc="train", progress=True, callback=None) -> pd.DataFrame:
+def train_diffusion(
+    bb: Backbone,
+    data: ImageData,
+    cfg: FitConfig,
+    batch_size: int = 64,
+    cond_dropout: float = 0.0,
+    params=None,
+    ckpt_dir=None,
+    desc="train",
+    progress=True,
+    callback=None,
+) -> pd.DataFrame:
     "Ordinary conditional diffusion training of `bb` on `data`."
-    check_number("batch_size", batch_size, lo=1, integer=True); check_number("cond_dropout", cond_dropout, lo=0, hi=1)
+    check_number("batch_size", batch_size, lo=1, integer=True)
+    check_number("cond_dropout", cond_dropout, lo=0, hi=1)
+
     def loss_fn(step, gen):
         x0, c = data.random_batch(bb, batch_size, gen, cond_dropout=cond_dropout)
         return diffusion_loss(bb, x0, c, gen)
-    return fit(bb, loss_step(loss_fn), cfg, params=params, ckpt_dir=ckpt_dir, desc=desc, progress=progress, callback=callback)
+
+    return fit(
+        bb, loss_step(loss_fn), cfg, params=params, ckpt_dir=ckpt_dir, desc=desc, progress=progress, callback=callback
+    )
 
 # %% ../nbs/01d_train.ipynb #ff2c6c11
-def generated_data(bb:Backbone, prompts, seeds=None, **sample_kw) -> ImageData:
+def generated_data(bb: Backbone, prompts, seeds=None, **sample_kw) -> ImageData:
     "An `ImageData` of the model's own samples for `prompts` (captions = the prompts; class labels for class models)."
     from unlearn_study.backbones import sample
+
     prompts = list(prompts)
     imgs = sample(bb, prompts, seeds=seeds, **sample_kw)
     if bb.kind == "class":

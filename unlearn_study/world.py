@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 from .core import StudyError, check_choice, check_number
 
-DATA = Path(__file__).parent/"data" if "__file__" in globals() else Path("../unlearn_study/data")
+DATA = Path(__file__).parent / "data" if "__file__" in globals() else Path("../unlearn_study/data")
+
 
 def load_world_spec(path=None) -> dict:
     "The toy world's vocabulary: objects, colours, backgrounds, styles and caption templates."
-    return json.loads(Path(path or DATA/"toy_world.json").read_text())
+    return json.loads(Path(path or DATA / "toy_world.json").read_text())
 
 # %% auto #0
 __all__ = ['DATA', 'SHAPES', 'load_world_spec', 'sample_attributes', 'render', 'image_grid', 'make_dataset', 'concept_attribute',
@@ -23,44 +24,59 @@ __all__ = ['DATA', 'SHAPES', 'load_world_spec', 'sample_attributes', 'render', '
 # %% ../nbs/01b_world.ipynb #c1afefbd
 def _star(x, y):
     r, th = np.hypot(x, y), np.arctan2(y, x)
-    d = np.abs(((th - np.pi/2) % (2*np.pi/5)) - np.pi/5) / (np.pi/5)  # 1 at the five tips, 0 between
-    return r < 0.38 + 0.62*d**2
+    d = np.abs(((th - np.pi / 2) % (2 * np.pi / 5)) - np.pi / 5) / (np.pi / 5)  # 1 at the five tips, 0 between
+    return r < 0.38 + 0.62 * d**2
+
 
 def _heart(x, y):
-    x, y = x*1.25, y*1.25 + 0.15
-    return (x**2 + y**2 - 1)**3 - x**2 * y**3 < 0
+    x, y = x * 1.25, y * 1.25 + 0.15
+    return (x**2 + y**2 - 1) ** 3 - x**2 * y**3 < 0
+
 
 SHAPES = {
-    "circle":   lambda x, y: x**2 + y**2 < 1,
-    "square":   lambda x, y: np.maximum(abs(x), abs(y)) < 0.8,
-    "triangle": lambda x, y: (y > -0.75) & (abs(x) < (0.95 - y)*0.98/1.7),
-    "star":     _star,
-    "cross":    lambda x, y: ((abs(x) < 0.3) & (abs(y) < 0.95)) | ((abs(y) < 0.3) & (abs(x) < 0.95)),
-    "heart":    _heart,
-    "ring":     lambda x, y: (x**2 + y**2 < 1) & (x**2 + y**2 > 0.55**2),
-    "diamond":  lambda x, y: abs(x)/0.75 + abs(y) < 1,
-    "arrow":    lambda x, y: ((x > -0.95) & (x < 0.15) & (abs(y) < 0.22)) | ((x >= 0.15) & (x < 0.95) & (abs(y) < 0.7*(0.95 - x)/0.8)),
-    "crescent": lambda x, y: (x**2 + y**2 < 1) & ((x - 0.45)**2 + (y - 0.2)**2 > 0.75**2),
+    "circle": lambda x, y: x**2 + y**2 < 1,
+    "square": lambda x, y: np.maximum(abs(x), abs(y)) < 0.8,
+    "triangle": lambda x, y: (y > -0.75) & (abs(x) < (0.95 - y) * 0.98 / 1.7),
+    "star": _star,
+    "cross": lambda x, y: ((abs(x) < 0.3) & (abs(y) < 0.95)) | ((abs(y) < 0.3) & (abs(x) < 0.95)),
+    "heart": _heart,
+    "ring": lambda x, y: (x**2 + y**2 < 1) & (x**2 + y**2 > 0.55**2),
+    "diamond": lambda x, y: abs(x) / 0.75 + abs(y) < 1,
+    "arrow": lambda x, y: ((x > -0.95) & (x < 0.15) & (abs(y) < 0.22))
+    | ((x >= 0.15) & (x < 0.95) & (abs(y) < 0.7 * (0.95 - x) / 0.8)),
+    "crescent": lambda x, y: (x**2 + y**2 < 1) & ((x - 0.45) ** 2 + (y - 0.2) ** 2 > 0.75**2),
 }
 
 # %% ../nbs/01b_world.ipynb #d37e0b3d
-def _rng(seed, i): return np.random.default_rng([seed, i])
+def _rng(seed, i):
+    return np.random.default_rng([seed, i])
 
-def sample_attributes(n:int, # how many images
-                      seed:int=0, # the world seed; row i depends only on (seed, offset + i)
-                      objects=None, colours=None, backgrounds=None, styles=None, # restrict an attribute to these values
-                      offset:int=0, # first index (so disjoint splits come from disjoint index ranges)
-                      spec:dict|None=None, # the world vocabulary (default: data/toy_world.json)
-                     ) -> pd.DataFrame:
+
+def sample_attributes(
+    n: int,  # how many images
+    seed: int = 0,  # the world seed; row i depends only on (seed, offset + i)
+    objects=None,
+    colours=None,
+    backgrounds=None,
+    styles=None,  # restrict an attribute to these values
+    offset: int = 0,  # first index (so disjoint splits come from disjoint index ranges)
+    spec: dict | None = None,  # the world vocabulary (default: data/toy_world.json)
+) -> pd.DataFrame:
     "A table of `n` images' attributes and captions."
     spec = spec or load_world_spec()
     check_number("n", n, lo=0, integer=True)
     pools = {}
-    for name, given, allowed in [("objects", objects, spec["objects"]), ("colours", colours, list(spec["colours"])),
-                                 ("backgrounds", backgrounds, list(spec["backgrounds"])), ("styles", styles, spec["styles"])]:
+    for name, given, allowed in [
+        ("objects", objects, spec["objects"]),
+        ("colours", colours, list(spec["colours"])),
+        ("backgrounds", backgrounds, list(spec["backgrounds"])),
+        ("styles", styles, spec["styles"]),
+    ]:
         vals = list(allowed) if given is None else list(given)
-        for v in vals: check_choice(name[:-1], v, allowed)
-        if not vals: raise StudyError(f"{name} is empty: at least one value is needed")
+        for v in vals:
+            check_choice(name[:-1], v, allowed)
+        if not vals:
+            raise StudyError(f"{name} is empty: at least one value is needed")
         pools[name] = vals
     rows = []
     for i in range(offset, offset + n):
@@ -72,32 +88,49 @@ def sample_attributes(n:int, # how many images
         cx, cy = r.uniform(-1, 1, 2) * (0.95 - size) * 0.6
         kind = "plain" if sty == "plain" else "patterned"
         tpl = spec["caption_templates"][kind][r.integers(len(spec["caption_templates"][kind]))]
-        rows.append(dict(index=i, object=obj, colour=col, background=bg, style=sty, size=size, cx=cx, cy=cy,
-                         caption=tpl.format(colour=col, object=obj, background=bg, style=sty)))
-    return pd.DataFrame(rows, columns=["index", "object", "colour", "background", "style", "size", "cx", "cy", "caption"])
+        rows.append(
+            dict(
+                index=i,
+                object=obj,
+                colour=col,
+                background=bg,
+                style=sty,
+                size=size,
+                cx=cx,
+                cy=cy,
+                caption=tpl.format(colour=col, object=obj, background=bg, style=sty),
+            )
+        )
+    return pd.DataFrame(
+        rows, columns=["index", "object", "colour", "background", "style", "size", "cx", "cy", "caption"]
+    )
 
 # %% ../nbs/01b_world.ipynb #38a3b09a
 def _pattern_colour(rgb):
     rgb = np.asarray(rgb, float)
-    lum = (0.299*rgb[0] + 0.587*rgb[1] + 0.114*rgb[2]) / 255
-    return rgb*0.3 if lum > 0.45 else rgb*0.35 + 0.65*255
+    lum = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]) / 255
+    return rgb * 0.3 if lum > 0.45 else rgb * 0.35 + 0.65 * 255
 
-def render(attrs:pd.DataFrame, # rows from `sample_attributes`
-           res:int=16, # output height and width
-           spec:dict|None=None,
-          ) -> np.ndarray:
+
+def render(
+    attrs: pd.DataFrame,  # rows from `sample_attributes`
+    res: int = 16,  # output height and width
+    spec: dict | None = None,
+) -> np.ndarray:
     "Draw the images described by `attrs`: uint8 array `N×res×res×3`."
     spec = spec or load_world_spec()
     check_number("res", res, lo=8, hi=512, integer=True)
-    ss = 4; R = res*ss
-    u = (np.arange(R) + 0.5) / R * 2 - 1                      # pixel centres in [-1, 1]
-    U, V = np.meshgrid(u, -u)                                  # V points up
+    ss = 4
+    R = res * ss
+    u = (np.arange(R) + 0.5) / R * 2 - 1  # pixel centres in [-1, 1]
+    U, V = np.meshgrid(u, -u)  # V points up
     fi, fj = np.meshgrid(np.arange(R) / ss, np.arange(R) / ss, indexing="ij")  # final-pixel units (row, col)
     stripes = (np.floor(fi / 2) % 2) == 0
-    dots = ((fi % 4) - 2)**2 + ((fj % 4) - 2)**2 < 1.0
+    dots = ((fi % 4) - 2) ** 2 + ((fj % 4) - 2) ** 2 < 1.0
     out = np.empty((len(attrs), res, res, 3), np.uint8)
     for k, row in enumerate(attrs.itertuples()):
-        img = np.empty((R, R, 3)); img[:] = spec["backgrounds"][row.background]
+        img = np.empty((R, R, 3))
+        img[:] = spec["backgrounds"][row.background]
         inside = SHAPES[row.object]((U - row.cx) / row.size, (V - row.cy) / row.size)
         fg = np.asarray(spec["colours"][row.colour], float)
         img[inside] = fg
@@ -108,60 +141,91 @@ def render(attrs:pd.DataFrame, # rows from `sample_attributes`
     return out
 
 # %% ../nbs/01b_world.ipynb #fb49a9d9
-def image_grid(images:np.ndarray, # uint8 N×H×W×3
-               ncol:int=8, # images per row
-               scale:int=4, # nearest-neighbour upscaling factor
-               pad:int=1, # pixels between tiles
-              ):
+def image_grid(
+    images: np.ndarray,  # uint8 N×H×W×3
+    ncol: int = 8,  # images per row
+    scale: int = 4,  # nearest-neighbour upscaling factor
+    pad: int = 1,  # pixels between tiles
+):
     "Tile images into one PIL image."
     from PIL import Image
+
     images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3: raise StudyError(f"images must be N×H×W×3, got shape {images.shape}")
-    n, h, w, _ = images.shape; ncol = max(1, min(ncol, n)); nrow = -(-n // ncol)
-    H, W = h*scale, w*scale
-    grid = np.full((nrow*(H + pad) + pad, ncol*(W + pad) + pad, 3), 255, np.uint8)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise StudyError(f"images must be N×H×W×3, got shape {images.shape}")
+    n, h, w, _ = images.shape
+    ncol = max(1, min(ncol, n))
+    nrow = -(-n // ncol)
+    H, W = h * scale, w * scale
+    grid = np.full((nrow * (H + pad) + pad, ncol * (W + pad) + pad, 3), 255, np.uint8)
     for k, im in enumerate(images):
         r, c = divmod(k, ncol)
-        grid[pad + r*(H + pad): pad + r*(H + pad) + H, pad + c*(W + pad): pad + c*(W + pad) + W] = im.repeat(scale, 0).repeat(scale, 1)
+        grid[pad + r * (H + pad) : pad + r * (H + pad) + H, pad + c * (W + pad) : pad + c * (W + pad) + W] = im.repeat(
+            scale, 0
+        ).repeat(scale, 1)
     return Image.fromarray(grid)
 
 # %% ../nbs/01b_world.ipynb #292482bd
-def make_dataset(attrs:pd.DataFrame, # rows from `sample_attributes`
-                 res:int=16,
-                 spec:dict|None=None):
+def make_dataset(attrs: pd.DataFrame, res: int = 16, spec: dict | None = None):  # rows from `sample_attributes`
     "Render `attrs` into a `datasets.Dataset` (image, label, object, colour, background, style, caption)."
     import datasets
-    spec = spec or load_world_spec()
-    feats = datasets.Features({"image": datasets.Array3D((res, res, 3), "uint8"),
-                               "label": datasets.ClassLabel(names=spec["objects"]),
-                               **{k: datasets.Value("string") for k in ("object", "colour", "background", "style", "caption")}})
-    cols = {k: attrs[k].tolist() for k in ("object", "colour", "background", "style", "caption")}
-    return datasets.Dataset.from_dict({"image": render(attrs, res, spec), "label": [spec["objects"].index(o) for o in attrs.object], **cols}, features=feats)
 
-def concept_attribute(concept:str, spec:dict|None=None) -> str:
+    spec = spec or load_world_spec()
+    feats = datasets.Features(
+        {
+            "image": datasets.Array3D((res, res, 3), "uint8"),
+            "label": datasets.ClassLabel(names=spec["objects"]),
+            **{k: datasets.Value("string") for k in ("object", "colour", "background", "style", "caption")},
+        }
+    )
+    cols = {k: attrs[k].tolist() for k in ("object", "colour", "background", "style", "caption")}
+    return datasets.Dataset.from_dict(
+        {"image": render(attrs, res, spec), "label": [spec["objects"].index(o) for o in attrs.object], **cols},
+        features=feats,
+    )
+
+
+def concept_attribute(concept: str, spec: dict | None = None) -> str:
     "Which attribute of a toy image a concept names: 'object', 'colour' or 'style'."
     spec = spec or load_world_spec()
     for attr, vals in (("object", spec["objects"]), ("colour", list(spec["colours"])), ("style", spec["styles"])):
-        if concept in vals: return attr
+        if concept in vals:
+            return attr
     known = spec["objects"] + list(spec["colours"]) + [s for s in spec["styles"] if s != "plain"]
     raise StudyError(f"{concept!r} is not a toy-world concept; known: {', '.join(known)}")
 
-def make_split(concept:str, # the toy concept to forget: an object, a colour or a style
-               n_forget:int=256, # images showing the concept
-               n_retain:int=450, # images without it (RGD: 50 per retained class)
-               n_aux:int=450, # the attacker's auxiliary images (never showing the concept)
-               res:int=16, seed:int=0):
+
+def make_split(
+    concept: str,  # the toy concept to forget: an object, a colour or a style
+    n_forget: int = 256,  # images showing the concept
+    n_retain: int = 450,  # images without it (RGD: 50 per retained class)
+    n_aux: int = 450,  # the attacker's auxiliary images (never showing the concept)
+    res: int = 16,
+    seed: int = 0,
+):
     "A `datasets.DatasetDict` with `forget`, `retain` and `aux` splits for `concept` (disjoint index ranges)."
     import datasets
-    spec = load_world_spec(); attr = concept_attribute(concept, spec)
+
+    spec = load_world_spec()
+    attr = concept_attribute(concept, spec)
     key = {"object": "objects", "colour": "colours", "style": "styles"}[attr]
     vocab = spec[key] if isinstance(spec[key], list) else list(spec[key])
     others = [v for v in vocab if v != concept]
+
     def draw(n, values, offset):
         if attr == "object":  # balanced over the objects asked for
             per = [n // len(values) + (i < n % len(values)) for i in range(len(values))]
-            return pd.concat([sample_attributes(m, seed, objects=[v], offset=offset + 10_000*j) for j, (v, m) in enumerate(zip(values, per))], ignore_index=True)
+            return pd.concat(
+                [
+                    sample_attributes(m, seed, objects=[v], offset=offset + 10_000 * j)
+                    for j, (v, m) in enumerate(zip(values, per))
+                ],
+                ignore_index=True,
+            )
         return sample_attributes(n, seed, offset=offset, **{key: values})
-    return datasets.DatasetDict(forget=make_dataset(draw(n_forget, [concept], 1_000_000), res, spec),
-                                retain=make_dataset(draw(n_retain, others, 2_000_000), res, spec),
-                                aux=make_dataset(draw(n_aux, others, 3_000_000), res, spec))
+
+    return datasets.DatasetDict(
+        forget=make_dataset(draw(n_forget, [concept], 1_000_000), res, spec),
+        retain=make_dataset(draw(n_retain, others, 2_000_000), res, spec),
+        aux=make_dataset(draw(n_aux, others, 3_000_000), res, spec),
+    )

@@ -15,27 +15,34 @@ from ..train import FitConfig, ImageData, train_diffusion
 
 MODES = ("full", "xattn", "lora")
 
+
 @dataclass
 class Config:
     "Benign fine-tuning. Defaults: a LoRA-free full fine-tune with SD-style settings."
-    steps:int = 1000          # fine-tuning steps (the resurgence study checkpoints every 100 up to 1000)
-    lr:float = 1e-5           # AdamW learning rate (SD fine-tuning scale; toy: see TOY)
-    batch_size:int = 8
-    mode:str = "full"         # "full", "xattn" (attn2 K/V/Q/out) or "lora"
-    lora_rank:int = 4
-    eval_every:int = 100      # evaluate every this many steps (and at step 0)
-    cond_dropout:float = 0.0
-    seed:int = 0
+
+    steps: int = 1000  # fine-tuning steps (the resurgence study checkpoints every 100 up to 1000)
+    lr: float = 1e-5  # AdamW learning rate (SD fine-tuning scale; toy: see TOY)
+    batch_size: int = 8
+    mode: str = "full"  # "full", "xattn" (attn2 K/V/Q/out) or "lora"
+    lora_rank: int = 4
+    eval_every: int = 100  # evaluate every this many steps (and at step 0)
+    cond_dropout: float = 0.0
+    seed: int = 0
 
     def check(self):
-        check_number("steps", self.steps, lo=0, integer=True); check_number("lr", self.lr, lo=0)
-        check_number("batch_size", self.batch_size, lo=1, integer=True); check_choice("mode", self.mode, MODES)
-        check_number("lora_rank", self.lora_rank, lo=1, integer=True); check_number("eval_every", self.eval_every, lo=1, integer=True)
+        check_number("steps", self.steps, lo=0, integer=True)
+        check_number("lr", self.lr, lo=0)
+        check_number("batch_size", self.batch_size, lo=1, integer=True)
+        check_choice("mode", self.mode, MODES)
+        check_number("lora_rank", self.lora_rank, lo=1, integer=True)
+        check_number("eval_every", self.eval_every, lo=1, integer=True)
         return self
+
 
 TOY = Config(steps=600, lr=1e-4, batch_size=64, eval_every=100)
 
-def default_config(bb:Backbone) -> Config:
+
+def default_config(bb: Backbone) -> Config:
     return copy.deepcopy(TOY) if bb.name.startswith("toy") else Config()
 
 # %% auto #0
@@ -43,77 +50,124 @@ __all__ = ['MODES', 'TOY', 'DATA_CHOICES', 'Config', 'default_config', 'trainabl
            'word_similarity', 'benign_data']
 
 # %% ../../nbs/attacks/finetune.ipynb #ee3a9217
-def trainable_params(bb:Backbone, mode:str, lora_rank:int=4):
+def trainable_params(bb: Backbone, mode: str, lora_rank: int = 4):
     "The parameters fine-tuned in `mode` (injecting a LoRA adapter for `lora`)."
     check_choice("mode", mode, MODES)
-    if mode == "full": return list(bb.unet.parameters())
+    if mode == "full":
+        return list(bb.unet.parameters())
     if mode == "xattn":
         ps = [p for n, p in bb.unet.named_parameters() if "attn2" in n]
-        if not ps: ps = [p for n, p in bb.unet.named_parameters() if "attentions" in n]  # class U-Nets: self-attention
+        if not ps:
+            ps = [p for n, p in bb.unet.named_parameters() if "attentions" in n]  # class U-Nets: self-attention
         return ps
     from peft import LoraConfig, inject_adapter_in_model
+
     targets = ["to_q", "to_k", "to_v", "to_out.0"]
-    inject_adapter_in_model(LoraConfig(r=lora_rank, lora_alpha=lora_rank, target_modules=targets, init_lora_weights=True), bb.unet)
+    inject_adapter_in_model(
+        LoraConfig(r=lora_rank, lora_alpha=lora_rank, target_modules=targets, init_lora_weights=True), bb.unet
+    )
     return [p for n, p in bb.unet.named_parameters() if "lora_" in n]
 
-def merge_lora(bb:Backbone, plain_unet) -> Backbone:
+
+def merge_lora(bb: Backbone, plain_unet) -> Backbone:
     "Fold an injected LoRA into `plain_unet` (a copy of the U-Net before injection) and put it back in `bb`."
     from peft.tuners.tuners_utils import BaseTunerLayer
+
     for m in bb.unet.modules():
-        if isinstance(m, BaseTunerLayer): m.merge()
+        if isinstance(m, BaseTunerLayer):
+            m.merge()
     sd = {k.replace(".base_layer", ""): v for k, v in bb.unet.state_dict().items() if "lora_" not in k}
     plain_unet.load_state_dict(sd)
     bb.unet = plain_unet.eval()
     return bb
 
 # %% ../../nbs/attacks/finetune.ipynb #3a7ab7fa
-def finetune(bb:Backbone, data:ImageData, cfg:Config|None=None,
-             evaluate=None, # evaluate(model, step) -> dict of metrics, called at step 0 and every cfg.eval_every
-             progress:bool=False) -> tuple[Backbone, pd.DataFrame]:
+def finetune(
+    bb: Backbone,
+    data: ImageData,
+    cfg: Config | None = None,
+    evaluate=None,  # evaluate(model, step) -> dict of metrics, called at step 0 and every cfg.eval_every
+    progress: bool = False,
+) -> tuple[Backbone, pd.DataFrame]:
     "Benign fine-tuning of a clone of `bb` on `data`; returns (fine-tuned model, evaluations per step)."
     cfg = (cfg or default_config(bb)).check()
-    if not isinstance(data, ImageData): data = ImageData.from_dataset(data)
+    if not isinstance(data, ImageData):
+        data = ImageData.from_dataset(data)
     model = bb.clone()
     plain = copy.deepcopy(model.unet) if cfg.mode == "lora" else None
     params = trainable_params(model, cfg.mode, cfg.lora_rank)
     rows = []
+
     def record(step, m):
         if evaluate is not None and (step == 0 or step % cfg.eval_every == 0 or step == cfg.steps):
-            was = m.unet.training; m.unet.eval()
-            rows.append({"step": step, **evaluate(m, step)}); m.unet.train(was)
+            was = m.unet.training
+            m.unet.eval()
+            rows.append({"step": step, **evaluate(m, step)})
+            m.unet.train(was)
+
     record(0, model)
     fcfg = FitConfig(steps=cfg.steps, lr=cfg.lr, seed=cfg.seed, log_every=max(1, min(50, cfg.steps)), grad_clip=1.0)
-    model.history = train_diffusion(model, data, fcfg, batch_size=cfg.batch_size, cond_dropout=cfg.cond_dropout,
-                                    params=params, desc=f"finetune[{cfg.mode}]", progress=progress, callback=record)
-    if cfg.mode == "lora": merge_lora(model, plain)
+    model.history = train_diffusion(
+        model,
+        data,
+        fcfg,
+        batch_size=cfg.batch_size,
+        cond_dropout=cfg.cond_dropout,
+        params=params,
+        desc=f"finetune[{cfg.mode}]",
+        progress=progress,
+        callback=record,
+    )
+    if cfg.mode == "lora":
+        merge_lora(model, plain)
     return model, pd.DataFrame(rows)
 
 # %% ../../nbs/attacks/finetune.ipynb #36550f03
 DATA_CHOICES = ("random", "similar", "dissimilar", "alternate")
 
-def word_similarity(bb:Backbone, word:str, others) -> pd.Series:
+
+def word_similarity(bb: Backbone, word: str, others) -> pd.Series:
     "Cosine similarity of the text encoder's mean token state of `word` with each of `others`."
-    if bb.kind != "text": raise StudyError("word similarity needs a text backbone")
+    if bb.kind != "text":
+        raise StudyError("word similarity needs a text backbone")
     e = encode_text(bb, [word, *others]).mean(1)
     e = torch.nn.functional.normalize(e, dim=-1)
     return pd.Series((e[1:] @ e[0]).tolist(), index=list(others)).sort_values(ascending=False)
 
-def benign_data(concept:str, choice:str="random", n:int=2000, seed:int=0, k:int=3, bb:Backbone|None=None, res:int=16) -> ImageData:
+
+def benign_data(
+    concept: str,
+    choice: str = "random",
+    n: int = 2000,
+    seed: int = 0,
+    k: int = 3,
+    bb: Backbone | None = None,
+    res: int = 16,
+) -> ImageData:
     "Toy-world fine-tuning data that never shows `concept`."
     from unlearn_study.world import concept_attribute, load_world_spec, sample_attributes, make_dataset
-    check_choice("data", choice, DATA_CHOICES); check_number("n", n, lo=1, integer=True)
-    spec = load_world_spec(); attr = concept_attribute(concept, spec)
+
+    check_choice("data", choice, DATA_CHOICES)
+    check_number("n", n, lo=1, integer=True)
+    spec = load_world_spec()
+    attr = concept_attribute(concept, spec)
     key = {"object": "objects", "colour": "colours", "style": "styles"}[attr]
-    others = [v for v in (spec[key] if isinstance(spec[key], list) else list(spec[key])) if v != concept and v != "plain"]
+    others = [
+        v for v in (spec[key] if isinstance(spec[key], list) else list(spec[key])) if v != concept and v != "plain"
+    ]
     if choice in ("similar", "dissimilar"):
-        if bb is None: raise StudyError(f"data={choice!r} needs the backbone (its text encoder defines similarity)")
+        if bb is None:
+            raise StudyError(f"data={choice!r} needs the backbone (its text encoder defines similarity)")
         sim = word_similarity(bb, concept, others)
         others = list(sim.index[:k] if choice == "similar" else sim.index[-k:])
     values = others + (["plain"] if attr == "style" else [])
     attrs = sample_attributes(n, seed, offset=7_000_000, **{key: values})
     if choice == "alternate":
         t = spec["caption_templates"]
-        attrs["caption"] = [("a picture of " if not c.startswith("a picture of ") else "an image of ") + c.removeprefix("a picture of ").removeprefix("a ")
-                            for c in attrs.caption]
+        attrs["caption"] = [
+            ("a picture of " if not c.startswith("a picture of ") else "an image of ")
+            + c.removeprefix("a picture of ").removeprefix("a ")
+            for c in attrs.caption
+        ]
     ds = make_dataset(attrs, res, spec)
     return ImageData.from_dataset(ds)

@@ -13,58 +13,75 @@ from ..backbones import Backbone, sample
 from ..train import ImageData, FitConfig, fit, diffusion_loss
 from .rgd import as_image_data, check_class_sets
 
+
 @dataclass
 class Config:
     "DiMUM's settings (reconstructed; defaults for CIFAR-10 as stated above)."
-    steps:int = 10_000            # optimiser steps (paper, fig. 5: 10 K unlearning steps)
-    lr:float = 1e-4               # Adam (SalUn's DDPM setting)
-    batch_size:int = 128          # retain batch; the alternative batch has the same size
-    beta:float = 1.0              # β: weight of the memorisation loss
-    alt:object = "class:next"     # "class:next", "class:<name>", "anchor" (text), or an ImageData of alternative images
-    n_alt:int = 64                # how many alternative images are generated and memorised
-    alt_seed:int = 12345          # seeds of the generated alternative images
-    concept:str|None = None       # text models: the concept word in the forget captions (None: inferred from the captions)
-    anchor:str|None = None        # text models, alt="anchor": the replacement (default: the concept's anchor in concepts.csv)
-    grad_clip:float|None = 1.0
-    seed:int = 0
-    log_every:int = 25
 
-    def check(self, bb:Backbone|None=None):
-        check_number("steps", self.steps, lo=1, integer=True); check_number("lr", self.lr, lo=0)
-        check_number("batch_size", self.batch_size, lo=1, integer=True); check_number("beta", self.beta, lo=0)
+    steps: int = 10_000  # optimiser steps (paper, fig. 5: 10 K unlearning steps)
+    lr: float = 1e-4  # Adam (SalUn's DDPM setting)
+    batch_size: int = 128  # retain batch; the alternative batch has the same size
+    beta: float = 1.0  # β: weight of the memorisation loss
+    alt: object = "class:next"  # "class:next", "class:<name>", "anchor" (text), or an ImageData of alternative images
+    n_alt: int = 64  # how many alternative images are generated and memorised
+    alt_seed: int = 12345  # seeds of the generated alternative images
+    # text models: the concept word in the forget captions (None: inferred from the captions)
+    concept: str | None = None
+    # text models, alt="anchor": the replacement (default: the concept's anchor in concepts.csv)
+    anchor: str | None = None
+    grad_clip: float | None = 1.0
+    seed: int = 0
+    log_every: int = 25
+
+    def check(self, bb: Backbone | None = None):
+        check_number("steps", self.steps, lo=1, integer=True)
+        check_number("lr", self.lr, lo=0)
+        check_number("batch_size", self.batch_size, lo=1, integer=True)
+        check_number("beta", self.beta, lo=0)
         check_number("n_alt", self.n_alt, lo=1, integer=True)
-        if self.grad_clip is not None: check_number("grad_clip", self.grad_clip, lo=0)
-        if isinstance(self.alt, ImageData) or bb is None: return self
+        if self.grad_clip is not None:
+            check_number("grad_clip", self.grad_clip, lo=0)
+        if isinstance(self.alt, ImageData) or bb is None:
+            return self
         if not isinstance(self.alt, str) or not (self.alt == "anchor" or self.alt.startswith("class:")):
-            raise StudyError(f"alt={self.alt!r}: use 'class:next', 'class:<name>', 'anchor' (text models) or an ImageData")
+            raise StudyError(
+                f"alt={self.alt!r}: use 'class:next', 'class:<name>', 'anchor' (text models) or an ImageData"
+            )
         if bb.kind == "class":
-            if self.alt == "anchor": raise StudyError("alt='anchor' is for text models; class models take 'class:next' or 'class:<name>'")
+            if self.alt == "anchor":
+                raise StudyError("alt='anchor' is for text models; class models take 'class:next' or 'class:<name>'")
             name = self.alt[6:]
-            if name != "next": check_choice("alt class", name, bb.class_names)
+            if name != "next":
+                check_choice("alt class", name, bb.class_names)
         else:
-            if self.alt == "class:next": raise StudyError("alt='class:next' is for class models; text models take 'anchor' or 'class:<word>'")
+            if self.alt == "class:next":
+                raise StudyError("alt='class:next' is for class models; text models take 'anchor' or 'class:<word>'")
         return self
 
 # %% auto #0
 __all__ = ['TOY', 'TOY_T2I', 'Config', 'replace_concept', 'alternative_data', 'infer_concept', 'unlearn', 'default_config']
 
 # %% ../../nbs/methods/dimum.ipynb #d1accd9a
-def replace_concept(caption:str, concept:str, by:str) -> str:
+def replace_concept(caption: str, concept: str, by: str) -> str:
     "The caption with the concept (as a whole word or phrase, any case) replaced by `by`."
     out, n = re.subn(rf"(?<!\w){re.escape(concept)}(?!\w)", by, caption, flags=re.IGNORECASE)
-    if n == 0: raise StudyError(f"the forget caption {caption!r} does not contain the concept {concept!r}")
+    if n == 0:
+        raise StudyError(f"the forget caption {caption!r} does not contain the concept {concept!r}")
     return out
 
-def alternative_data(bb:Backbone, forget:ImageData, cfg:Config) -> ImageData:
+
+def alternative_data(bb: Backbone, forget: ImageData, cfg: Config) -> ImageData:
     "D_alt: `n_alt` alternative images bound to the forget condition (generated by `bb` unless an ImageData is given)."
     seeds = [cfg.alt_seed + i for i in range(cfg.n_alt)]
     if bb.kind == "class":
         fc = int(forget.labels[0])
-        if isinstance(cfg.alt, ImageData): imgs = cfg.alt.images.numpy()
+        if isinstance(cfg.alt, ImageData):
+            imgs = cfg.alt.images.numpy()
         else:
             name = cfg.alt[6:]
             ac = (fc + 1) % bb.num_classes if name == "next" else bb.class_names.index(name)
-            if ac == fc: raise StudyError(f"the alternative class is the forget class {bb.class_names[fc]!r}")
+            if ac == fc:
+                raise StudyError(f"the alternative class is the forget class {bb.class_names[fc]!r}")
             imgs = sample(bb, [ac] * cfg.n_alt, seeds=seeds)
         return ImageData(imgs, labels=[fc] * len(imgs))
     caps = [forget.captions[i % len(forget)] for i in range(cfg.n_alt)]
@@ -73,29 +90,35 @@ def alternative_data(bb:Backbone, forget:ImageData, cfg:Config) -> ImageData:
         return ImageData(imgs, captions=cfg.alt.captions or [caps[i % len(caps)] for i in range(len(imgs))])
     if cfg.alt == "anchor":
         from unlearn_study.concepts import get_concept
+
         by = cfg.anchor or get_concept(cfg.concept)["anchor"]
-    else: by = cfg.alt[6:]
+    else:
+        by = cfg.alt[6:]
     alt_caps = [replace_concept(c, cfg.concept, by) for c in caps]
     return ImageData(sample(bb, alt_caps, seeds=seeds), captions=caps)
 
 # %% ../../nbs/methods/dimum.ipynb #e6dfda7d
-def infer_concept(forget:ImageData, retain:ImageData) -> str:
+def infer_concept(forget: ImageData, retain: ImageData) -> str:
     "The one word in every forget caption and in no retain caption."
     words = lambda c: set(c.lower().replace(",", " ").split())
     common = set.intersection(*(words(c) for c in forget.captions)) - set.union(*(words(c) for c in retain.captions))
     if len(common) != 1:
-        raise StudyError(f"cannot tell the concept from the captions (candidates: {sorted(common) or 'none'}); set cfg.concept")
+        raise StudyError(
+            f"cannot tell the concept from the captions (candidates: {sorted(common) or 'none'}); set cfg.concept"
+        )
     return common.pop()
 
 # %% ../../nbs/methods/dimum.ipynb #a07489a9
-def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=False) -> Backbone:
+def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "Never mutates `bb`: works on bb.clone(), returns it with .history = the fit history DataFrame."
     cfg = (cfg or default_config(bb)).check(bb)
     forget, retain = as_image_data(forget, bb, "forget"), as_image_data(retain, bb, "retain")
     check_class_sets(forget, retain, bb)
-    if bb.kind == "text" and not cfg.concept: cfg = replace(cfg, concept=infer_concept(forget, retain))
+    if bb.kind == "text" and not cfg.concept:
+        cfg = replace(cfg, concept=infer_concept(forget, retain))
     alt = as_image_data(alternative_data(bb, forget, cfg), bb, "alt")
     out = bb.clone()
+
     def step_fn(step, gen, backward):
         x0, c = retain.random_batch(out, cfg.batch_size, gen)
         l_r = diffusion_loss(out, x0, c, gen)
@@ -103,9 +126,15 @@ def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=Fal
         l_alt = diffusion_loss(out, xa, ca, gen)
         backward(l_r + cfg.beta * l_alt)
         return {"retain_loss": l_r.item(), "alt_loss": l_alt.item()}
-    fcfg = FitConfig(steps=cfg.steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed, log_every=cfg.log_every)
+
+    fcfg = FitConfig(
+        steps=cfg.steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed, log_every=cfg.log_every
+    )
     hist = fit(out, step_fn, fcfg, desc="dimum", progress=progress)
-    hist.attrs["config"] = {f.name: (v if not isinstance(v := getattr(cfg, f.name), ImageData) else f"ImageData({len(v)})") for f in fields(cfg)}
+    hist.attrs["config"] = {
+        f.name: (v if not isinstance(v := getattr(cfg, f.name), ImageData) else f"ImageData({len(v)})")
+        for f in fields(cfg)
+    }
     hist.attrs["method"] = "dimum"
     out.history = hist
     return out
@@ -114,8 +143,11 @@ def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=Fal
 TOY = Config(steps=100, lr=1e-4, batch_size=64, alt="class:next", n_alt=64)
 TOY_T2I = Config(steps=100, lr=1e-4, batch_size=32, alt="anchor", n_alt=64)
 
-def default_config(bb:Backbone) -> Config:
+
+def default_config(bb: Backbone) -> Config:
     "The toy defaults on toy backbones, else the CIFAR-10 reconstruction (text backbones: alt='anchor')."
-    if bb.name == "toy-class": return TOY
-    if bb.name == "toy-t2i": return TOY_T2I
+    if bb.name == "toy-class":
+        return TOY
+    if bb.name == "toy-t2i":
+        return TOY_T2I
     return Config() if bb.kind == "class" else Config(alt="anchor", batch_size=8)

@@ -15,26 +15,41 @@ TRAIN_METHODS = ("esd-x", "esd-u", "esd-all", "esd-x-strict")
 XT_MODELS = ("frozen", "training")
 PROMPTS = ("concept", "captions")
 
-def _has_word(text:str, word:str) -> bool: return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.I) is not None
 
-def find_concepts(forget_captions:list, retain_captions:list) -> list:
+def _has_word(text: str, word: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.I) is not None
+
+
+def find_concepts(forget_captions: list, retain_captions: list) -> list:
     "Concept-table entries that appear (as words) in some forget caption and in no retain caption."
     from unlearn_study.concepts import load_concepts
-    return [c for c in load_concepts().concept if any(_has_word(p, c) for p in forget_captions)
-            and not any(_has_word(p, c) for p in retain_captions)]
 
-def esd_parameters(unet:torch.nn.Module, # the U-Net
-                   train_method:str="esd-x", # one of TRAIN_METHODS
-                  ) -> dict:
+    return [
+        c
+        for c in load_concepts().concept
+        if any(_has_word(p, c) for p in forget_captions) and not any(_has_word(p, c) for p in retain_captions)
+    ]
+
+
+def esd_parameters(
+    unet: torch.nn.Module,  # the U-Net
+    train_method: str = "esd-x",  # one of TRAIN_METHODS
+) -> dict:
     "The parameters ESD trains (name → tensor): the weights and biases of the Linear/Conv2d layers `train_method` picks."
     check_choice("train_method", train_method, TRAIN_METHODS)
     out = {}
     for name, m in unet.named_modules():
-        if not isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)): continue
+        if not isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+            continue
         xattn = ".attn2." in f".{name}."
-        keep = {"esd-x": xattn, "esd-u": not xattn, "esd-all": True,
-                "esd-x-strict": xattn and name.rsplit(".", 1)[-1] in ("to_k", "to_v")}[train_method]
-        if keep: out.update({f"{name}.{n}": p for n, p in m.named_parameters()})
+        keep = {
+            "esd-x": xattn,
+            "esd-u": not xattn,
+            "esd-all": True,
+            "esd-x-strict": xattn and name.rsplit(".", 1)[-1] in ("to_k", "to_v"),
+        }[train_method]
+        if keep:
+            out.update({f"{name}.{n}": p for n, p in m.named_parameters()})
     return out
 
 # %% auto #0
@@ -43,12 +58,14 @@ __all__ = ['TRAIN_METHODS', 'XT_MODELS', 'PROMPTS', 'TOY', 'find_concepts', 'esd
 
 # %% ../../nbs/methods/esd.ipynb #b959d0ef
 @torch.no_grad()
-def partial_ddim(bb:Backbone, x:torch.Tensor, # starting noise, N×C×H×W
-                 cond:torch.Tensor, # conditioning (N rows)
-                 k:int, # DDIM steps to run
-                 sched, # a DDIM scheduler with its timesteps set
-                 guidance:float, # classifier-free guidance scale
-                ) -> torch.Tensor:
+def partial_ddim(
+    bb: Backbone,
+    x: torch.Tensor,  # starting noise, N×C×H×W
+    cond: torch.Tensor,  # conditioning (N rows)
+    k: int,  # DDIM steps to run
+    sched,  # a DDIM scheduler with its timesteps set
+    guidance: float,  # classifier-free guidance scale
+) -> torch.Tensor:
     "Run the first `k` sampler steps from `x`: the latent at timestep `sched.timesteps[k]`."
     x = x * sched.init_noise_sigma
     c = torch.cat([null_condition(bb, len(x)), cond]) if guidance != 1 else cond
@@ -57,7 +74,8 @@ def partial_ddim(bb:Backbone, x:torch.Tensor, # starting noise, N×C×H×W
         if guidance != 1:
             eps_u, eps_c = predict_noise(bb, torch.cat([xin, xin]), t, c).float().chunk(2)
             eps = eps_u + guidance * (eps_c - eps_u)
-        else: eps = predict_noise(bb, xin, t, c).float()
+        else:
+            eps = predict_noise(bb, xin, t, c).float()
         x = sched.step(eps, t, x).prev_sample
     return x
 
@@ -65,61 +83,87 @@ def partial_ddim(bb:Backbone, x:torch.Tensor, # starting noise, N×C×H×W
 @dataclass
 class Config:
     "ESD settings. Defaults: the paper's on SD v1.4 (η 1, Adam 1e-5, 1000 iterations, DDIM 50, start guidance 3)."
-    train_method:str = "esd-x"    # "esd-x": attn2 only; "esd-u": all but attn2; "esd-all"; "esd-x-strict": attn2 to_k/to_v
-    eta:float = 1.0               # negative guidance η
-    steps:int = 1000              # optimiser iterations
-    lr:float = 1e-5               # Adam learning rate
-    batch_size:int = 1            # x_t samples per iteration (paper: 1)
-    ddim_steps:int = 50           # DDIM schedule on which x_t is sampled (the stopping index is uniform on it)
-    start_guidance:float = 3.0    # classifier-free guidance while sampling x_t
-    xt_model:str = "frozen"       # who samples x_t: "frozen" (esd_sd.py) or "training" (CompVis train-esd.py)
-    prompts:str = "concept"       # "concept": c is the concept's name (the paper); "captions": a forget caption per sample
-    concept:str|None = None       # the concept's name (e.g. "Van Gogh"); None: found from the forget and retain captions
-    seed:int = 0                  # seeds every draw (caption, stopping index, noise) per step
-    log_every:int = 25
+
+    # "esd-x": attn2 only; "esd-u": all but attn2; "esd-all"; "esd-x-strict": attn2 to_k/to_v
+    train_method: str = "esd-x"
+    eta: float = 1.0  # negative guidance η
+    steps: int = 1000  # optimiser iterations
+    lr: float = 1e-5  # Adam learning rate
+    batch_size: int = 1  # x_t samples per iteration (paper: 1)
+    ddim_steps: int = 50  # DDIM schedule on which x_t is sampled (the stopping index is uniform on it)
+    start_guidance: float = 3.0  # classifier-free guidance while sampling x_t
+    xt_model: str = "frozen"  # who samples x_t: "frozen" (esd_sd.py) or "training" (CompVis train-esd.py)
+    prompts: str = "concept"  # "concept": c is the concept's name (the paper); "captions": a forget caption per sample
+    concept: str | None = None  # the concept's name (e.g. "Van Gogh"); None: found from the forget and retain captions
+    seed: int = 0  # seeds every draw (caption, stopping index, noise) per step
+    log_every: int = 25
 
     def check(self):
-        check_choice("train_method", self.train_method, TRAIN_METHODS); check_choice("xt_model", self.xt_model, XT_MODELS)
+        check_choice("train_method", self.train_method, TRAIN_METHODS)
+        check_choice("xt_model", self.xt_model, XT_MODELS)
         check_choice("prompts", self.prompts, PROMPTS)
-        check_number("eta", self.eta, lo=0); check_number("steps", self.steps, lo=1, integer=True)
-        check_number("lr", self.lr, lo=0); check_number("batch_size", self.batch_size, lo=1, integer=True)
+        check_number("eta", self.eta, lo=0)
+        check_number("steps", self.steps, lo=1, integer=True)
+        check_number("lr", self.lr, lo=0)
+        check_number("batch_size", self.batch_size, lo=1, integer=True)
         check_number("ddim_steps", self.ddim_steps, lo=1, hi=1000, integer=True)
-        check_number("start_guidance", self.start_guidance, lo=0); check_number("log_every", self.log_every, lo=1, integer=True)
+        check_number("start_guidance", self.start_guidance, lo=0)
+        check_number("log_every", self.log_every, lo=1, integer=True)
         if self.concept is not None and (not isinstance(self.concept, str) or not self.concept.strip()):
-            raise StudyError(f"concept={self.concept!r} must be a non-empty word or phrase, or None to find it from the captions")
+            raise StudyError(
+                f"concept={self.concept!r} must be a non-empty word or phrase, or None to find it from the captions"
+            )
         return self
+
 
 TOY = Config(steps=75, lr=1e-3, batch_size=4, ddim_steps=25, start_guidance=1.0)
 
-def default_config(bb:Backbone) -> Config:
+
+def default_config(bb: Backbone) -> Config:
     "TOY on the toy backbones, the paper's settings otherwise."
     return replace(TOY) if bb.name.startswith("toy") else Config()
 
-def esd_prompts(cfg:Config, forget:ImageData|None, retain:ImageData|None) -> list:
+
+def esd_prompts(cfg: Config, forget: ImageData | None, retain: ImageData | None) -> list:
     "The prompt(s) c: the concept's name, or the forget set's captions (`cfg.prompts`)."
     if cfg.prompts == "captions":
-        if forget is None or not forget.captions: raise StudyError("prompts='captions' needs a forget set with captions")
+        if forget is None or not forget.captions:
+            raise StudyError("prompts='captions' needs a forget set with captions")
         return list(forget.captions)
-    if cfg.concept is not None: return [cfg.concept]
+    if cfg.concept is not None:
+        return [cfg.concept]
     if forget is None or not forget.captions or retain is None or not retain.captions:
-        raise StudyError("ESD needs the concept's name: set cfg.concept (e.g. 'Van Gogh'), or give forget and retain sets with captions to find it")
+        raise StudyError(
+            "ESD needs the concept's name: set cfg.concept (e.g. 'Van Gogh'), or give forget and retain sets with captions to find it"
+        )
     found = find_concepts(forget.captions, retain.captions)
     if len(found) != 1:
         raise StudyError(f"could not tell the concept from the captions (found {found}): set cfg.concept")
     return found
 
-def unlearn(bb:Backbone, forget, retain=None, # captions only: the forget/retain sets name the concept; no images are used
-            cfg:Config|None=None, progress:bool=False) -> Backbone:
+
+def unlearn(
+    bb: Backbone,
+    forget,
+    retain=None,  # captions only: the forget/retain sets name the concept; no images are used
+    cfg: Config | None = None,
+    progress: bool = False,
+) -> Backbone:
     "ESD on a clone of `bb` (which is never changed); the frozen `bb` is the teacher. Returns the clone with `.history`."
     cfg = (cfg or default_config(bb)).check()
-    if bb.kind != "text": raise StudyError(f"ESD erases a prompt's concept; {bb.name} is a {bb.kind}-conditioned backbone")
-    if forget is not None and not isinstance(forget, ImageData): forget = ImageData.from_dataset(forget)
-    if retain is not None and not isinstance(retain, ImageData): retain = ImageData.from_dataset(retain)
+    if bb.kind != "text":
+        raise StudyError(f"ESD erases a prompt's concept; {bb.name} is a {bb.kind}-conditioned backbone")
+    if forget is not None and not isinstance(forget, ImageData):
+        forget = ImageData.from_dataset(forget)
+    if retain is not None and not isinstance(retain, ImageData):
+        retain = ImageData.from_dataset(retain)
     prompts = esd_prompts(cfg, forget, retain)
     frozen, model = bb, bb.clone()
-    was_training = frozen.unet.training; frozen.unet.eval()
+    was_training = frozen.unet.training
+    frozen.unet.eval()
     params = esd_parameters(model.unet, cfg.train_method)
-    sched = make_sampler(bb, "ddim"); sched.set_timesteps(cfg.ddim_steps)
+    sched = make_sampler(bb, "ddim")
+    sched.set_timesteps(cfg.ddim_steps)
     shape = latent_shape(bb)
 
     def step_fn(step, gen, backward):
@@ -132,13 +176,19 @@ def unlearn(bb:Backbone, forget, retain=None, # captions only: the forget/retain
             x_t = partial_ddim(frozen if cfg.xt_model == "frozen" else model, x_T, c, k, sched, cfg.start_guidance)
             t = sched.timesteps[k]
             e_u, e_c = predict_noise(frozen, torch.cat([x_t, x_t]), t, torch.cat([u, c])).float().chunk(2)
-            target = e_u - cfg.eta * (e_c - e_u)                  # ε*(x_t, t) − η[ε*(x_t, c, t) − ε*(x_t, t)]
+            target = e_u - cfg.eta * (e_c - e_u)  # ε*(x_t, t) − η[ε*(x_t, c, t) − ε*(x_t, t)]
         loss = torch.nn.functional.mse_loss(predict_noise(model, x_t, t, c).float(), target)
         backward(loss)
         return {"loss": loss.item(), "t": float(t)}
 
-    fcfg = FitConfig(steps=cfg.steps, lr=cfg.lr, optimizer="adam", grad_clip=None, seed=cfg.seed,
-                     log_every=min(cfg.log_every, cfg.steps))
+    fcfg = FitConfig(
+        steps=cfg.steps,
+        lr=cfg.lr,
+        optimizer="adam",
+        grad_clip=None,
+        seed=cfg.seed,
+        log_every=min(cfg.log_every, cfg.steps),
+    )
     try:
         hist = fit(model, step_fn, fcfg, params=list(params.values()), desc="ESD", progress=progress)
     finally:

@@ -12,41 +12,53 @@ from ..backbones import Backbone
 from ..train import ImageData, diffusion_loss
 from .graddiff import AscentGuard, as_image_data, check_data, fit_guarded
 
+
 @dataclass
 class Config:
     "GA settings. Defaults for class backbones: RGD's CIFAR-10 optimiser and truncation, with a retain watch."
-    steps:int|None = 782              # optimiser steps (an upper bound when a stop rule is on); None: `epochs`
-    epochs:float|None = None          # passes over the forget set when steps is None
-    lr:float = 1e-5                   # Adam learning rate
-    batch_size:int = 64               # forget batch
-    truncate:float|None = 0.1         # clip each squared forget error at this value (None: unbounded loss)
-    grad_clip:float|None = None       # max gradient norm
-    stop_forget_ratio:float|None = None # stop when the probe forget loss reaches this × the base model's
-    stop_retain_ratio:float|None = None # stop when the probe retain loss exceeds this × the base model's
-    check_every:int = 5               # probe every this many steps
-    seed:int = 0
+
+    steps: int | None = 782  # optimiser steps (an upper bound when a stop rule is on); None: `epochs`
+    epochs: float | None = None  # passes over the forget set when steps is None
+    lr: float = 1e-5  # Adam learning rate
+    batch_size: int = 64  # forget batch
+    truncate: float | None = 0.1  # clip each squared forget error at this value (None: unbounded loss)
+    grad_clip: float | None = None  # max gradient norm
+    stop_forget_ratio: float | None = None  # stop when the probe forget loss reaches this × the base model's
+    stop_retain_ratio: float | None = None  # stop when the probe retain loss exceeds this × the base model's
+    check_every: int = 5  # probe every this many steps
+    seed: int = 0
 
     def check(self):
-        if self.steps is None and self.epochs is None: raise StudyError("give steps or epochs")
-        if self.steps is not None: check_number("steps", self.steps, lo=1, integer=True)
-        if self.epochs is not None: check_number("epochs", self.epochs, lo=0)
-        check_number("lr", self.lr, lo=0); check_number("batch_size", self.batch_size, lo=1, integer=True)
+        if self.steps is None and self.epochs is None:
+            raise StudyError("give steps or epochs")
+        if self.steps is not None:
+            check_number("steps", self.steps, lo=1, integer=True)
+        if self.epochs is not None:
+            check_number("epochs", self.epochs, lo=0)
+        check_number("lr", self.lr, lo=0)
+        check_number("batch_size", self.batch_size, lo=1, integer=True)
         for k in ("truncate", "grad_clip"):
-            if getattr(self, k) is not None: check_number(k, getattr(self, k), lo=1e-12)
+            if getattr(self, k) is not None:
+                check_number(k, getattr(self, k), lo=1e-12)
         for k in ("stop_forget_ratio", "stop_retain_ratio"):
-            if getattr(self, k) is not None: check_number(k, getattr(self, k), lo=1.0)
+            if getattr(self, k) is not None:
+                check_number(k, getattr(self, k), lo=1.0)
         check_number("check_every", self.check_every, lo=1, integer=True)
         return self
+
 
 SD14 = Config(steps=None, epochs=5, lr=1e-5, batch_size=8, truncate=0.1)
 TOY = Config(steps=120, lr=1e-5, batch_size=32, truncate=0.1)
 
-def default_config(bb:Backbone) -> Config:
+
+def default_config(bb: Backbone) -> Config:
     "TOY on the toy backbones, SalUn's SD GA settings on sd14, the RGD-based settings otherwise."
-    if bb.name.startswith("toy"): return replace(TOY)
+    if bb.name.startswith("toy"):
+        return replace(TOY)
     return replace(SD14) if bb.kind == "text" else Config()
 
-def unlearn(bb:Backbone, forget, retain=None, cfg:Config|None=None, progress:bool=False) -> Backbone:
+
+def unlearn(bb: Backbone, forget, retain=None, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "Gradient ascent on the (truncated) forget loss on a clone of `bb`, stopped by the probe rule."
     cfg = (cfg or default_config(bb)).check()
     forget = as_image_data(forget, "forget")
@@ -58,7 +70,8 @@ def unlearn(bb:Backbone, forget, retain=None, cfg:Config|None=None, progress:boo
     guard = AscentGuard(model, forget, retain, cfg.stop_forget_ratio, cfg.stop_retain_ratio, cfg.check_every)
 
     def step_fn(step, gen, backward):
-        if guard.stopped_at is not None: return {}
+        if guard.stopped_at is not None:
+            return {}
         xf, cf = forget.random_batch(model, cfg.batch_size, gen)
         lf = diffusion_loss(model, xf, cf, gen, truncate=cfg.truncate)
         backward(-lf)

@@ -12,19 +12,27 @@ from ..core import StudyError, check_number, check_choice
 from ..backbones import Backbone
 from ..train import ImageData, FitConfig, fit, diffusion_loss
 
-def as_image_data(data, name:str) -> ImageData:
+
+def as_image_data(data, name: str) -> ImageData:
     "Accept an `ImageData` or a `datasets.Dataset` (image + label/caption columns)."
-    if isinstance(data, ImageData): return data
-    if hasattr(data, "column_names"): return ImageData.from_dataset(data)
+    if isinstance(data, ImageData):
+        return data
+    if hasattr(data, "column_names"):
+        return ImageData.from_dataset(data)
     raise StudyError(f"{name} must be an ImageData or a datasets.Dataset, got {type(data).__name__}")
 
-def check_data(bb:Backbone, forget:ImageData, retain:ImageData|None):
+
+def check_data(bb: Backbone, forget: ImageData, retain: ImageData | None):
     "Clear errors when the sets cannot condition this backbone (before any heavy work)."
     for name, d in (("forget", forget), ("retain", retain)):
-        if d is None: continue
-        if bb.kind == "class" and d.labels is None: raise StudyError(f"the {name} set has no labels; {bb.name} is class-conditional")
-        if bb.kind == "text" and d.captions is None: raise StudyError(f"the {name} set has no captions; {bb.name} is text-conditional")
-        if d.images.shape[1] != bb.resolution: raise StudyError(f"the {name} images are {d.images.shape[1]}px; {bb.name} works at {bb.resolution}px")
+        if d is None:
+            continue
+        if bb.kind == "class" and d.labels is None:
+            raise StudyError(f"the {name} set has no labels; {bb.name} is class-conditional")
+        if bb.kind == "text" and d.captions is None:
+            raise StudyError(f"the {name} set has no captions; {bb.name} is text-conditional")
+        if d.images.shape[1] != bb.resolution:
+            raise StudyError(f"the {name} images are {d.images.shape[1]}px; {bb.name} works at {bb.resolution}px")
 
 # %% auto #0
 __all__ = ['SD14', 'TOY', 'as_image_data', 'check_data', 'AscentGuard', 'fit_guarded', 'Config', 'default_config', 'unlearn']
@@ -32,21 +40,31 @@ __all__ = ['SD14', 'TOY', 'as_image_data', 'check_data', 'AscentGuard', 'fit_gua
 # %% ../../nbs/methods/graddiff.ipynb #0d942363
 class AscentGuard:
     "Stopping rule for loss-ascent methods: probe losses on fixed batches, compared with the base model's."
-    def __init__(self, bb:Backbone, forget:ImageData, retain:ImageData|None,
-                 forget_ratio:float|None=None, # stop when probe forget loss ≥ ratio × base
-                 retain_ratio:float|None=None, # stop when probe retain loss > ratio × base
-                 every:int=5, # check every this many optimiser steps
-                 n:int=64, seed:int=1234):
+
+    def __init__(
+        self,
+        bb: Backbone,
+        forget: ImageData,
+        retain: ImageData | None,
+        forget_ratio: float | None = None,  # stop when probe forget loss ≥ ratio × base
+        retain_ratio: float | None = None,  # stop when probe retain loss > ratio × base
+        every: int = 5,  # check every this many optimiser steps
+        n: int = 64,
+        seed: int = 1234,
+    ):
         self.bb, self.forget_ratio, self.retain_ratio, self.every = bb, forget_ratio, retain_ratio, every
         self.seed, self.stopped_at, self.trace = seed, None, []
         T = bb.scheduler.config.num_train_timesteps
+
         def probe(data):
-            if data is None: return None
+            if data is None:
+                return None
             g = torch.Generator().manual_seed(seed)
             idx = torch.randint(0, len(data), (n,), generator=g)
             x0, c = data.batch(bb, idx)
-            t = torch.linspace(0, T - 1, n).round().long()   # timesteps spread evenly over 0..T-1
+            t = torch.linspace(0, T - 1, n).round().long()  # timesteps spread evenly over 0..T-1
             return x0, c, t
+
         self.probes = {"forget": probe(forget), "retain": probe(retain)}
         self.base = self.losses(bb)
         self.last = dict(self.base)
@@ -54,31 +72,53 @@ class AscentGuard:
     @torch.no_grad()
     def losses(self, bb) -> dict:
         "The probe losses of the current weights (eval mode, fixed t and noise)."
-        was = bb.unet.training; bb.unet.eval()
+        was = bb.unet.training
+        bb.unet.eval()
         try:
-            return {k: float(diffusion_loss(bb, *p[:2], torch.Generator().manual_seed(self.seed), t=p[2]))
-                    for k, p in self.probes.items() if p is not None}
-        finally: bb.unet.train(was)
+            return {
+                k: float(diffusion_loss(bb, *p[:2], torch.Generator().manual_seed(self.seed), t=p[2]))
+                for k, p in self.probes.items()
+                if p is not None
+            }
+        finally:
+            bb.unet.train(was)
 
     @property
-    def active(self): return self.forget_ratio is not None or self.retain_ratio is not None
+    def active(self):
+        return self.forget_ratio is not None or self.retain_ratio is not None
 
-    def __call__(self, step:int, bb):
+    def __call__(self, step: int, bb):
         "fit's callback: check the rule every `every` steps."
-        if self.stopped_at is not None or step % self.every: return
-        self.last = self.losses(bb); self.trace.append({"step": step, **self.last})
+        if self.stopped_at is not None or step % self.every:
+            return
+        self.last = self.losses(bb)
+        self.trace.append({"step": step, **self.last})
         hit_f = self.forget_ratio is not None and self.last["forget"] >= self.forget_ratio * self.base["forget"]
-        hit_r = self.retain_ratio is not None and "retain" in self.last and self.last["retain"] > self.retain_ratio * self.base["retain"]
-        if hit_f or hit_r: self.stopped_at = step; self.reason = "forget" if hit_f else "retain"
+        hit_r = (
+            self.retain_ratio is not None
+            and "retain" in self.last
+            and self.last["retain"] > self.retain_ratio * self.base["retain"]
+        )
+        if hit_f or hit_r:
+            self.stopped_at = step
+            self.reason = "forget" if hit_f else "retain"
 
     def logs(self) -> dict:
         return {f"probe_{k}": v / self.base[k] for k, v in self.last.items()}
 
 
-
-def fit_guarded(model:Backbone, step_fn, guard:AscentGuard, cfg, steps:int, desc:str, progress:bool=False) -> Backbone:
+def fit_guarded(
+    model: Backbone, step_fn, guard: AscentGuard, cfg, steps: int, desc: str, progress: bool = False
+) -> Backbone:
     "Run an ascent method's `step_fn` for `steps` Adam steps with `guard` checking as it goes; `model.history` records where it stopped."
-    fcfg = FitConfig(steps=steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed, log_every=max(1, min(25, steps)))
+    fcfg = FitConfig(
+        steps=steps,
+        lr=cfg.lr,
+        optimizer="adam",
+        grad_clip=cfg.grad_clip,
+        seed=cfg.seed,
+        log_every=max(1, min(25, steps)),
+    )
     hist = fit(model, step_fn, fcfg, desc=desc, progress=progress, callback=guard)
     hist["stopped_at"] = guard.stopped_at if guard.stopped_at is not None else steps
     hist.attrs.update(config=asdict(cfg), base_probe=guard.base, probe_trace=guard.trace)
@@ -89,38 +129,57 @@ def fit_guarded(model:Backbone, step_fn, guard:AscentGuard, cfg, steps:int, desc
 @dataclass
 class Config:
     "GradDiff settings. Defaults: RGD's CIFAR-10 GradDiff baseline (class backbones)."
-    steps:int = 782                   # optimiser steps (RGD: 0.05 Mimg / 64)
-    lr:float = 1e-5                   # Adam learning rate (RGD: 1e-5)
-    batch_size:int = 64               # forget batch and retain batch, each (RGD: 64)
-    retain_weight:float = 5.0         # λ in −L_f + λ·L_r (RGD `--ul-lambda` 5; SD: 1.6)
-    truncate:float|None = 0.1         # clip each squared forget error at this value (RGD's α); None: plain ascent
-    normalize_above:float|None = None # SD form: when L_f > m, use L_f/|L_f| (RGD SD `--m` 1.1)
-    cond_dropout:float = 0.0          # condition dropout on the retain batch
-    grad_clip:float|None = None       # max gradient norm (RGD: none; gradients nan-clamped)
-    stop_forget_ratio:float|None = None # stop when the probe forget loss reaches this × the base model's
-    stop_retain_ratio:float|None = None # stop when the probe retain loss exceeds this × the base model's
-    check_every:int = 5               # probe every this many steps
-    seed:int = 0
+
+    steps: int = 782  # optimiser steps (RGD: 0.05 Mimg / 64)
+    lr: float = 1e-5  # Adam learning rate (RGD: 1e-5)
+    batch_size: int = 64  # forget batch and retain batch, each (RGD: 64)
+    retain_weight: float = 5.0  # λ in −L_f + λ·L_r (RGD `--ul-lambda` 5; SD: 1.6)
+    truncate: float | None = 0.1  # clip each squared forget error at this value (RGD's α); None: plain ascent
+    normalize_above: float | None = None  # SD form: when L_f > m, use L_f/|L_f| (RGD SD `--m` 1.1)
+    cond_dropout: float = 0.0  # condition dropout on the retain batch
+    grad_clip: float | None = None  # max gradient norm (RGD: none; gradients nan-clamped)
+    stop_forget_ratio: float | None = None  # stop when the probe forget loss reaches this × the base model's
+    stop_retain_ratio: float | None = None  # stop when the probe retain loss exceeds this × the base model's
+    check_every: int = 5  # probe every this many steps
+    seed: int = 0
 
     def check(self):
-        check_number("steps", self.steps, lo=1, integer=True); check_number("lr", self.lr, lo=0)
-        check_number("batch_size", self.batch_size, lo=1, integer=True); check_number("retain_weight", self.retain_weight, lo=0)
+        check_number("steps", self.steps, lo=1, integer=True)
+        check_number("lr", self.lr, lo=0)
+        check_number("batch_size", self.batch_size, lo=1, integer=True)
+        check_number("retain_weight", self.retain_weight, lo=0)
         for k in ("truncate", "normalize_above", "grad_clip"):
-            if getattr(self, k) is not None: check_number(k, getattr(self, k), lo=1e-12)
+            if getattr(self, k) is not None:
+                check_number(k, getattr(self, k), lo=1e-12)
         for k in ("stop_forget_ratio", "stop_retain_ratio"):
-            if getattr(self, k) is not None: check_number(k, getattr(self, k), lo=1.0)
-        check_number("cond_dropout", self.cond_dropout, lo=0, hi=1); check_number("check_every", self.check_every, lo=1, integer=True)
+            if getattr(self, k) is not None:
+                check_number(k, getattr(self, k), lo=1.0)
+        check_number("cond_dropout", self.cond_dropout, lo=0, hi=1)
+        check_number("check_every", self.check_every, lo=1, integer=True)
         return self
 
-SD14 = Config(steps=100, lr=1e-5, batch_size=8, retain_weight=1.6, truncate=None, normalize_above=1.1)
-TOY = Config(steps=300, lr=3e-5, batch_size=32, retain_weight=5.0, truncate=None, stop_forget_ratio=20.0, stop_retain_ratio=1.5, check_every=5)
 
-def default_config(bb:Backbone) -> Config:
+SD14 = Config(steps=100, lr=1e-5, batch_size=8, retain_weight=1.6, truncate=None, normalize_above=1.1)
+TOY = Config(
+    steps=300,
+    lr=3e-5,
+    batch_size=32,
+    retain_weight=5.0,
+    truncate=None,
+    stop_forget_ratio=20.0,
+    stop_retain_ratio=1.5,
+    check_every=5,
+)
+
+
+def default_config(bb: Backbone) -> Config:
     "TOY on the toy backbones, RGD's SD settings on sd14, RGD's CIFAR-10 settings otherwise."
-    if bb.name.startswith("toy"): return replace(TOY)
+    if bb.name.startswith("toy"):
+        return replace(TOY)
     return replace(SD14) if bb.kind == "text" else Config()
 
-def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=False) -> Backbone:
+
+def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "GradDiff on a clone of `bb`: ascend the (truncated) forget loss, descend λ × the retain loss; stop by the probe rule."
     cfg = (cfg or default_config(bb)).check()
     forget, retain = as_image_data(forget, "forget"), as_image_data(retain, "retain")
@@ -129,7 +188,8 @@ def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=Fal
     guard = AscentGuard(model, forget, retain, cfg.stop_forget_ratio, cfg.stop_retain_ratio, cfg.check_every)
 
     def step_fn(step, gen, backward):
-        if guard.stopped_at is not None: return {}
+        if guard.stopped_at is not None:
+            return {}
         xf, cf = forget.random_batch(model, cfg.batch_size, gen)
         xr, cr = retain.random_batch(model, cfg.batch_size, gen, cond_dropout=cfg.cond_dropout)
         lf = diffusion_loss(model, xf, cf, gen, truncate=cfg.truncate)

@@ -13,46 +13,63 @@ from .rgd import as_image_data, train_params, TRAIN_METHODS
 
 TRUNCATIONS = ("rescale", "none")
 
+
 @dataclass
 class Config:
     "GradDiffD's settings; the defaults are RGD's SD v1.4 run without the restriction."
-    steps:int = 100               # one epoch over 800 prompt pairs at batch 8
-    lr:float = 1e-5               # Adam
-    batch_size:int = 8            # forget batch and retain batch
-    lam:float = 1.6               # λ: retain weight (`--alpha` in the official script)
-    truncation:str = "rescale"    # "rescale": L_f ← L_f/‖L_f‖ above m (zero gradient); "none"
-    m:float = 1.1                 # threshold of the bound
-    train_method:str = "full"     # "full" or "xattn" (cross-attention only)
-    grad_clip:float|None = None   # the official code does not clip
-    seed:int = 0
-    log_every:int = 10
+
+    steps: int = 100  # one epoch over 800 prompt pairs at batch 8
+    lr: float = 1e-5  # Adam
+    batch_size: int = 8  # forget batch and retain batch
+    lam: float = 1.6  # λ: retain weight (`--alpha` in the official script)
+    truncation: str = "rescale"  # "rescale": L_f ← L_f/‖L_f‖ above m (zero gradient); "none"
+    m: float = 1.1  # threshold of the bound
+    train_method: str = "full"  # "full" or "xattn" (cross-attention only)
+    grad_clip: float | None = None  # the official code does not clip
+    seed: int = 0
+    log_every: int = 10
 
     def check(self):
-        check_number("steps", self.steps, lo=1, integer=True); check_number("lr", self.lr, lo=0)
-        check_number("batch_size", self.batch_size, lo=1, integer=True); check_number("lam", self.lam, lo=0)
-        check_choice("truncation", self.truncation, TRUNCATIONS); check_number("m", self.m, lo=0)
+        check_number("steps", self.steps, lo=1, integer=True)
+        check_number("lr", self.lr, lo=0)
+        check_number("batch_size", self.batch_size, lo=1, integer=True)
+        check_number("lam", self.lam, lo=0)
+        check_choice("truncation", self.truncation, TRUNCATIONS)
+        check_number("m", self.m, lo=0)
         check_choice("train_method", self.train_method, TRAIN_METHODS)
-        if self.grad_clip is not None: check_number("grad_clip", self.grad_clip, lo=0)
+        if self.grad_clip is not None:
+            check_number("grad_clip", self.grad_clip, lo=0)
         return self
 
-def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=False) -> Backbone:
+
+def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "Never mutates `bb`: works on bb.clone(), returns it with .history = the fit history DataFrame."
     cfg = (cfg or default_config(bb)).check()
-    if bb.kind != "text": raise StudyError(f"GradDiffD is a text-to-image method (paired retain prompts); {bb.name} is class-conditional — use 'graddiff'")
+    if bb.kind != "text":
+        raise StudyError(
+            f"GradDiffD is a text-to-image method (paired retain prompts); {bb.name} is class-conditional — use 'graddiff'"
+        )
     forget, retain = as_image_data(forget, bb, "forget"), as_image_data(retain, bb, "retain")
     out = bb.clone()
     params = train_params(out, cfg.train_method)
+
     def step_fn(step, gen, backward):
         x0, c = forget.random_batch(out, cfg.batch_size, gen)
-        l_f = diffusion_loss(out, x0, c, gen); raw = l_f.item()
-        if cfg.truncation == "rescale" and raw > cfg.m: l_f = l_f / torch.linalg.vector_norm(l_f)
+        l_f = diffusion_loss(out, x0, c, gen)
+        raw = l_f.item()
+        if cfg.truncation == "rescale" and raw > cfg.m:
+            l_f = l_f / torch.linalg.vector_norm(l_f)
         xr, cr = retain.random_batch(out, cfg.batch_size, gen)
         l_r = diffusion_loss(out, xr, cr, gen)
         backward(-l_f + cfg.lam * l_r)
         return {"forget_loss": raw, "retain_loss": l_r.item()}
-    fcfg = FitConfig(steps=cfg.steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed, log_every=cfg.log_every)
+
+    fcfg = FitConfig(
+        steps=cfg.steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed, log_every=cfg.log_every
+    )
     hist = fit(out, step_fn, fcfg, params=params, desc="graddiffd", progress=progress)
-    hist.attrs["config"] = asdict(cfg); hist.attrs["method"] = "graddiffd"
+    hist.attrs["config"] = asdict(cfg)
+    hist.attrs["method"] = "graddiffd"
     out.history = hist
     return out
 
@@ -62,6 +79,7 @@ __all__ = ['TRUNCATIONS', 'TOY', 'Config', 'unlearn', 'default_config']
 # %% ../../nbs/methods/graddiffd.ipynb #8ec0d892
 TOY = Config(steps=100, lr=2e-5, batch_size=8, lam=5.0, truncation="rescale", m=1.1)
 
-def default_config(bb:Backbone) -> Config:
+
+def default_config(bb: Backbone) -> Config:
     "The toy default on `toy-t2i`, else RGD's SD v1.4 settings."
     return TOY if bb.name == "toy-t2i" else Config()

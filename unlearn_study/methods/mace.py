@@ -20,12 +20,13 @@ __all__ = ['STAGES', 'MASKS', 'TOY', 'solve_closed_form', 'closed_form_gradient'
            'concept_prompts_for', 'unlearn']
 
 # %% ../../nbs/methods/mace.ipynb #c75fb255
-def solve_closed_form(W_reg:torch.Tensor, # the matrix the λ term pulls towards (out × in)
-                      R:torch.Tensor, # Σ v cᵀ: targets times contexts (out × in)
-                      Q:torch.Tensor, # Σ c cᵀ: contexts' second moment (in × in)
-                      lamb:float, # λ ≥ 0
-                      ridge:float=1e-3, # floor on λ, relative to the mean eigenvalue of Q
-                     ) -> torch.Tensor:
+def solve_closed_form(
+    W_reg: torch.Tensor,  # the matrix the λ term pulls towards (out × in)
+    R: torch.Tensor,  # Σ v cᵀ: targets times contexts (out × in)
+    Q: torch.Tensor,  # Σ c cᵀ: contexts' second moment (in × in)
+    lamb: float,  # λ ≥ 0
+    ridge: float = 1e-3,  # floor on λ, relative to the mean eigenvalue of Q
+) -> torch.Tensor:
     "argmin_W Σ‖W c − v‖² + λ‖W − W_reg‖²  =  (λ W_reg + R)(λ I + Q)⁻¹, solved in float64 with λ floored (MACE issue #14)."
     d = Q.shape[0]
     Q64, R64, W64 = Q.double(), R.double(), W_reg.double()
@@ -33,7 +34,8 @@ def solve_closed_form(W_reg:torch.Tensor, # the matrix the λ term pulls towards
     lam = max(float(lamb), floor)
     M2 = Q64 + lam * torch.eye(d, dtype=torch.float64, device=Q.device)
     M1 = R64 + lam * W64
-    return torch.linalg.solve(M2, M1.T).T.to(W_reg.dtype)      # M2 is symmetric: W M2 = M1 ⇔ M2 Wᵀ = M1ᵀ
+    return torch.linalg.solve(M2, M1.T).T.to(W_reg.dtype)  # M2 is symmetric: W M2 = M1 ⇔ M2 Wᵀ = M1ᵀ
+
 
 def closed_form_gradient(W, W_reg, R, Q, lamb) -> torch.Tensor:
     "½ ∇_W of Σ‖W c − v‖² + λ‖W − W_reg‖² (in terms of R = Σ v cᵀ, Q = Σ c cᵀ): zero at the minimiser."
@@ -41,70 +43,95 @@ def closed_form_gradient(W, W_reg, R, Q, lamb) -> torch.Tensor:
     return W @ Q - R + lamb * (W - W_reg)
 
 # %% ../../nbs/methods/mace.ipynb #563e52dc
-def find_matching_indices(old:list, # token ids of the old prompt (with special tokens, no padding)
-                          new:list, # token ids of the new prompt
-                          max_length:int, # the padded length the text encoder produces
-                         ) -> list[tuple[int, int]]:
+def find_matching_indices(
+    old: list,  # token ids of the old prompt (with special tokens, no padding)
+    new: list,  # token ids of the new prompt
+    max_length: int,  # the padded length the text encoder produces
+) -> list[tuple[int, int]]:
     "Pairs (old position, new position) of the common prefix and suffix, continued through the padding (MACE's `find_matching_indices`)."
     p = 0
-    while p < min(len(old), len(new)) and old[p] == new[p]: p += 1
+    while p < min(len(old), len(new)) and old[p] == new[p]:
+        p += 1
     eo, en = len(old) - 1, len(new) - 1
-    while eo >= p and en >= p and old[eo] == new[en]: eo -= 1; en -= 1
+    while eo >= p and en >= p and old[eo] == new[en]:
+        eo -= 1
+        en -= 1
     pairs = [(i, i) for i in range(min(p, max_length))]
-    i, j = eo + 1, en + 1                                   # first suffix position in each prompt
-    while i < max_length and j < max_length: pairs.append((i, j)); i += 1; j += 1
+    i, j = eo + 1, en + 1  # first suffix position in each prompt
+    while i < max_length and j < max_length:
+        pairs.append((i, j))
+        i += 1
+        j += 1
     return pairs
 
-def token_ids(bb:Backbone, prompt:str) -> list:
+
+def token_ids(bb: Backbone, prompt: str) -> list:
     "The prompt's token ids with special tokens, truncated to the backbone's length, unpadded."
     return bb.tokenizer(prompt, truncation=True, max_length=bb.max_length).input_ids
+
 
 def end_token_ids(tokenizer) -> set:
     "Ids of the end-of-text and padding tokens (what MACE's `use_pooler` adds to the concept's positions)."
     return {i for i in (tokenizer.eos_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id) if i is not None}
 
-def concept_positions(bb:Backbone, prompt:str, concept:str, use_pooler:bool=True) -> torch.Tensor:
+
+def concept_positions(bb: Backbone, prompt: str, concept: str, use_pooler: bool = True) -> torch.Tensor:
     "Bool mask (max_length,) of the concept's tokens in the padded prompt, plus end/padding tokens with `use_pooler`."
     ids = bb.tokenizer(prompt, padding="max_length", truncation=True, max_length=bb.max_length).input_ids
     cid = bb.tokenizer(concept, add_special_tokens=False).input_ids
     pos = torch.zeros(len(ids), dtype=torch.bool)
     for i in range(len(ids) - len(cid) + 1):
-        if ids[i:i + len(cid)] == cid: pos[i:i + len(cid)] = True
-    if use_pooler: pos |= torch.tensor([t in end_token_ids(bb.tokenizer) for t in ids])
+        if ids[i : i + len(cid)] == cid:
+            pos[i : i + len(cid)] = True
+    if use_pooler:
+        pos |= torch.tensor([t in end_token_ids(bb.tokenizer) for t in ids])
     return pos
 
 # %% ../../nbs/methods/mace.ipynb #e7d1f95b
-def kv_layers(unet:torch.nn.Module) -> dict:
+def kv_layers(unet: torch.nn.Module) -> dict:
     "The cross-attention key/value projections, name → Linear (MACE's `get_ca_layers`)."
-    return {n: m for n, m in unet.named_modules() if re.search(r"attn2\.to_[kv]$", n) and isinstance(m, torch.nn.Linear)}
+    return {
+        n: m for n, m in unet.named_modules() if re.search(r"attn2\.to_[kv]$", n) and isinstance(m, torch.nn.Linear)
+    }
 
-def cfr_statistics(bb:Backbone, old:list[str], new:list[str]) -> dict:
+
+def cfr_statistics(bb: Backbone, old: list[str], new: list[str]) -> dict:
     "A = Σ c_newᵢ c_oldᵢᵀ and C = Σ c_oldᵢ c_oldᵢᵀ over the matched positions of the (old, new) prompt pairs."
     so, sn = encode_text(bb, old).double(), encode_text(bb, new).double()
-    d = so.shape[-1]; A = torch.zeros(d, d, dtype=torch.float64, device=so.device); C = torch.zeros_like(A); n = 0
+    d = so.shape[-1]
+    A = torch.zeros(d, d, dtype=torch.float64, device=so.device)
+    C = torch.zeros_like(A)
+    n = 0
     for k, (po, pn) in enumerate(zip(old, new)):
         pairs = find_matching_indices(token_ids(bb, po), token_ids(bb, pn), bb.max_length)
         io, jn = [i for i, _ in pairs], [j for _, j in pairs]
         c, cn = so[k, io], sn[k, jn]
-        A += cn.T @ c; C += c.T @ c; n += len(pairs)
+        A += cn.T @ c
+        C += c.T @ c
+        n += len(pairs)
     return {"A": A, "C": C, "n": n}
 
-def prior_statistics(bb:Backbone, prompts:list[str]) -> torch.Tensor:
+
+def prior_statistics(bb: Backbone, prompts: list[str]) -> torch.Tensor:
     "P = Σ e eᵀ over every token state (all positions) of `prompts`: what the preservation term keeps."
-    if not prompts: return None
+    if not prompts:
+        return None
     s = encode_text(bb, list(prompts)).double().reshape(-1, bb.text_encoder.config.hidden_size)
     return s.T @ s
 
+
 @torch.no_grad()
-def closed_form_refinement(unet:torch.nn.Module, stats:dict, lamb:float, P:torch.Tensor|None=None, s:float=0.0,
-                           ridge:float=1e-3) -> dict:
+def closed_form_refinement(
+    unet: torch.nn.Module, stats: dict, lamb: float, P: torch.Tensor | None = None, s: float = 0.0, ridge: float = 1e-3
+) -> dict:
     "Stage 1 in place: W ← W₀(λI + A + sP)(λI + C + sP)⁻¹ for every attn2 K/V. Returns the solver's inputs per layer."
     A, C = stats["A"], stats["C"]
-    if P is not None and s: A, C = A + s * P, C + s * P
+    if P is not None and s:
+        A, C = A + s * P, C + s * P
     inputs = {}
     for name, lin in kv_layers(unet).items():
         W0 = lin.weight.detach().double()
-        R = W0 @ A                                      # Σ v cᵀ + s W₀ P with v = W₀ c_new
+        R = W0 @ A  # Σ v cᵀ + s W₀ P with v = W₀ c_new
         lin.weight.copy_(solve_closed_form(W0, R, C, lamb, ridge).to(lin.weight.dtype))
         inputs[name] = (W0, R, C)
     return inputs
@@ -112,65 +139,94 @@ def closed_form_refinement(unet:torch.nn.Module, stats:dict, lamb:float, P:torch
 # %% ../../nbs/methods/mace.ipynb #c55e8087
 class AttentionStore:
     "Collects, per forward pass, ‖A[:, pixels in mask, concept positions]‖_F of every recorded cross-attention."
-    def __init__(self): self.positions, self.mask, self.norms = None, None, []
-    def set(self, positions:torch.Tensor, mask=None): self.positions, self.mask, self.norms = positions, mask, []
-    def record(self, probs:torch.Tensor, heads:int):
-        if self.positions is None: return
+
+    def __init__(self):
+        self.positions, self.mask, self.norms = None, None, []
+
+    def set(self, positions: torch.Tensor, mask=None):
+        self.positions, self.mask, self.norms = positions, mask, []
+
+    def record(self, probs: torch.Tensor, heads: int):
+        if self.positions is None:
+            return
         B = self.positions.shape[0]
-        a = probs.view(B, heads, probs.shape[1], probs.shape[2])               # (batch, heads, pixels, tokens)
+        a = probs.view(B, heads, probs.shape[1], probs.shape[2])  # (batch, heads, pixels, tokens)
         sel = a * self.positions[:, None, None, :].to(a.dtype)
         if self.mask is not None:
             side = int(round(a.shape[2] ** 0.5))
             m = torch.nn.functional.interpolate(self.mask[:, None].float(), size=(side, side), mode="nearest") > 0.5
             sel = sel * m.view(B, 1, -1, 1).to(a.dtype)
         self.norms.append(torch.linalg.vector_norm(sel.float()))
-    def loss(self) -> torch.Tensor: return sum(self.norms)
+
+    def loss(self) -> torch.Tensor:
+        return sum(self.norms)
+
 
 class RecordingAttnProcessor:
     "diffusers' `AttnProcessor` computation, softmax(QKᵀ/√d) written out, with the probabilities handed to an `AttentionStore`."
-    def __init__(self, store:AttentionStore): self.store = store
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, *args, **kwargs):
+
+    def __init__(self, store: AttentionStore):
+        self.store = store
+
+    def __call__(
+        self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, *args, **kwargs
+    ):
         residual = hidden_states
-        if attn.spatial_norm is not None: hidden_states = attn.spatial_norm(hidden_states, temb)
+        if attn.spatial_norm is not None:
+            hidden_states = attn.spatial_norm(hidden_states, temb)
         input_ndim = hidden_states.ndim
         if input_ndim == 4:
             b, ch, h, w = hidden_states.shape
             hidden_states = hidden_states.view(b, ch, h * w).transpose(1, 2)
-        batch_size, sequence_length, _ = hidden_states.shape if encoder_hidden_states is None else encoder_hidden_states.shape
+        batch_size, sequence_length, _ = (
+            hidden_states.shape if encoder_hidden_states is None else encoder_hidden_states.shape
+        )
         attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
-        if attn.group_norm is not None: hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+        if attn.group_norm is not None:
+            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
         query = attn.to_q(hidden_states)
-        if encoder_hidden_states is None: encoder_hidden_states = hidden_states
-        elif attn.norm_cross: encoder_hidden_states = attn.norm_encoder_hidden_states(encoder_hidden_states)
+        if encoder_hidden_states is None:
+            encoder_hidden_states = hidden_states
+        elif attn.norm_cross:
+            encoder_hidden_states = attn.norm_encoder_hidden_states(encoder_hidden_states)
         key, value = attn.to_k(encoder_hidden_states), attn.to_v(encoder_hidden_states)
         query, key, value = attn.head_to_batch_dim(query), attn.head_to_batch_dim(key), attn.head_to_batch_dim(value)
-        probs = attn.get_attention_scores(query, key, attention_mask)           # softmax(QKᵀ/√d)
+        probs = attn.get_attention_scores(query, key, attention_mask)  # softmax(QKᵀ/√d)
         self.store.record(probs, attn.heads)
         hidden_states = attn.batch_to_head_dim(torch.bmm(probs, value))
         hidden_states = attn.to_out[1](attn.to_out[0](hidden_states))
-        if input_ndim == 4: hidden_states = hidden_states.transpose(-1, -2).reshape(b, ch, h, w)
-        if attn.residual_connection: hidden_states = hidden_states + residual
+        if input_ndim == 4:
+            hidden_states = hidden_states.transpose(-1, -2).reshape(b, ch, h, w)
+        if attn.residual_connection:
+            hidden_states = hidden_states + residual
         return hidden_states / attn.rescale_output_factor
 
-def record_cross_attention(unet:torch.nn.Module) -> AttentionStore:
+
+def record_cross_attention(unet: torch.nn.Module) -> AttentionStore:
     "Install `RecordingAttnProcessor` on every attn2 module of `unet`; returns the store they write to."
     store = AttentionStore()
     for name, m in unet.named_modules():
-        if name.endswith("attn2") and hasattr(m, "set_processor"): m.set_processor(RecordingAttnProcessor(store))
+        if name.endswith("attn2") and hasattr(m, "set_processor"):
+            m.set_processor(RecordingAttnProcessor(store))
     return store
 
+
 @torch.no_grad()
-def concept_attention(bb:Backbone, prompts:list[str], concept:str, x_t:torch.Tensor, t:torch.Tensor, use_pooler:bool=True) -> float:
+def concept_attention(
+    bb: Backbone, prompts: list[str], concept: str, x_t: torch.Tensor, t: torch.Tensor, use_pooler: bool = True
+) -> float:
     "MACE's attention loss Σ_ℓ ‖A_ℓ[:, all pixels, concept positions]‖_F of `bb` on given noisy inputs, averaged over the rows."
-    unet = copy.deepcopy(bb.unet).eval(); store = record_cross_attention(unet)
+    unet = copy.deepcopy(bb.unet).eval()
+    store = record_cross_attention(unet)
     vals = []
     for i, p in enumerate(prompts):
         store.set(concept_positions(bb, p, concept, use_pooler)[None].to(bb.device))
-        unet(x_t[i:i + 1].to(bb.device), t[i:i + 1].to(bb.device), encoder_hidden_states=encode_text(bb, [p]))
+        unet(x_t[i : i + 1].to(bb.device), t[i : i + 1].to(bb.device), encoder_hidden_states=encode_text(bb, [p]))
         vals.append(float(store.loss()))
     return float(np.mean(vals))
 
-def importance_weights(T:int=1000, temperature:float=0.05) -> torch.Tensor:
+
+def importance_weights(T: int = 1000, temperature: float = 0.05) -> torch.Tensor:
     "MACE's timestep distribution p(t) ∝ σ(τ(t−200)) − σ(τ(t−400)), normalised (T = 1000 puts the mass on 200–400)."
     t = torch.arange(T, dtype=torch.float64)
     p = torch.sigmoid(temperature * (t - 0.2 * T)) - torch.sigmoid(temperature * (t - 0.4 * T))
@@ -180,77 +236,114 @@ def importance_weights(T:int=1000, temperature:float=0.05) -> torch.Tensor:
 STAGES = ("cfr", "cfr+lora")
 MASKS = ("all",)
 
+
 @dataclass
 class Config:
     "MACE settings. Defaults: the official object config (configs/object/erase_ship.yaml) on SD v1.4."
-    concepts:list|str|None = None  # concept word(s) to erase; None: the concept-table entries found in the forget captions and in no retain caption
-    anchors:list|str|None = None   # one anchor per concept ("ground" for ship); None: each concept's anchor in the concept table
-    stages:str = "cfr+lora"        # "cfr": closed-form refinement only; "cfr+lora": + per-concept LoRA and fusion (full MACE)
-    lamb:float = 1e3               # λ: weight of ‖W − W₀‖² (ship 1e3, bird 1e1, automobile 1e2, celebrities/nudity 0)
-    train_preserve_scale:float = 0.0  # s: weight of the prior (retain-caption) embeddings in the refinement
-    fuse_preserve_scale:float = 0.0   # s_f: the same in the fusion
-    n_prior:int = 1000             # retain captions whose token states form the prior (MACE: every MS-COCO caption)
-    aug_length:int = 30            # concept prompts per concept (MACE: 30 of its 31 templates)
-    use_pooler:bool = True         # add end-of-text/padding positions to the concept's positions in the LoRA loss
-    mask:str = "all"               # the region the attention loss covers: "all" pixels (MACE: Grounded-SAM masks)
-    n_images:int = 8               # images per concept the original model generates for stage 2
-    rank:int = 1                   # LoRA rank
-    lr:float = 1e-5                # AdamW learning rate of the LoRA
-    steps:int = 50                 # LoRA steps per concept (max_train_steps)
-    batch_size:int = 1
-    weight_decay:float = 0.01
-    grad_clip:float = 1.0
-    importance_sampling:bool = True  # t ~ MACE's p(t) on [200, 400]; False: uniform
-    ridge:float = 1e-3             # floor on λ relative to the system's mean eigenvalue (guards the inverse; see above)
-    seed:int = 2024                # LoRA training (MACE: 2024)
-    gen_seed:int = 42              # the generated images' seeds start here (MACE: 42)
+
+    # concept word(s) to erase; None: the concept-table entries found in the forget captions and in no retain caption
+    concepts: list | str | None = None
+    # one anchor per concept ("ground" for ship); None: each concept's anchor in the concept table
+    anchors: list | str | None = None
+    # "cfr": closed-form refinement only; "cfr+lora": + per-concept LoRA and fusion (full MACE)
+    stages: str = "cfr+lora"
+    lamb: float = 1e3  # λ: weight of ‖W − W₀‖² (ship 1e3, bird 1e1, automobile 1e2, celebrities/nudity 0)
+    train_preserve_scale: float = 0.0  # s: weight of the prior (retain-caption) embeddings in the refinement
+    fuse_preserve_scale: float = 0.0  # s_f: the same in the fusion
+    n_prior: int = 1000  # retain captions whose token states form the prior (MACE: every MS-COCO caption)
+    aug_length: int = 30  # concept prompts per concept (MACE: 30 of its 31 templates)
+    use_pooler: bool = True  # add end-of-text/padding positions to the concept's positions in the LoRA loss
+    mask: str = "all"  # the region the attention loss covers: "all" pixels (MACE: Grounded-SAM masks)
+    n_images: int = 8  # images per concept the original model generates for stage 2
+    rank: int = 1  # LoRA rank
+    lr: float = 1e-5  # AdamW learning rate of the LoRA
+    steps: int = 50  # LoRA steps per concept (max_train_steps)
+    batch_size: int = 1
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    importance_sampling: bool = True  # t ~ MACE's p(t) on [200, 400]; False: uniform
+    ridge: float = 1e-3  # floor on λ relative to the system's mean eigenvalue (guards the inverse; see above)
+    seed: int = 2024  # LoRA training (MACE: 2024)
+    gen_seed: int = 42  # the generated images' seeds start here (MACE: 42)
 
     def concept_list(self) -> list:
         c = self.concepts
-        return None if c is None else ([s.strip() for s in c.split(",") if s.strip()] if isinstance(c, str) else list(c))
+        return (
+            None if c is None else ([s.strip() for s in c.split(",") if s.strip()] if isinstance(c, str) else list(c))
+        )
 
     def check(self):
-        check_choice("stages", self.stages, STAGES); check_choice("mask", self.mask, MASKS)
-        for k in ("lamb", "train_preserve_scale", "fuse_preserve_scale", "lr", "weight_decay", "ridge"): check_number(k, getattr(self, k), lo=0)
-        for k in ("aug_length", "n_images", "rank", "steps", "batch_size"): check_number(k, getattr(self, k), lo=1, integer=True)
-        check_number("n_prior", self.n_prior, lo=0, integer=True); check_number("grad_clip", self.grad_clip, lo=0)
+        check_choice("stages", self.stages, STAGES)
+        check_choice("mask", self.mask, MASKS)
+        for k in ("lamb", "train_preserve_scale", "fuse_preserve_scale", "lr", "weight_decay", "ridge"):
+            check_number(k, getattr(self, k), lo=0)
+        for k in ("aug_length", "n_images", "rank", "steps", "batch_size"):
+            check_number(k, getattr(self, k), lo=1, integer=True)
+        check_number("n_prior", self.n_prior, lo=0, integer=True)
+        check_number("grad_clip", self.grad_clip, lo=0)
         cs = self.concept_list()
         if cs is not None and (not cs or not all(isinstance(c, str) and c.strip() for c in cs)):
-            raise StudyError(f"concepts={self.concepts!r}: give one or more concept words, e.g. ['star'] or 'star, heart'")
+            raise StudyError(
+                f"concepts={self.concepts!r}: give one or more concept words, e.g. ['star'] or 'star, heart'"
+            )
         if self.anchors is not None:
             an = [self.anchors] if isinstance(self.anchors, str) else list(self.anchors)
-            if cs is None: raise StudyError("anchors given without concepts: set concepts too (one anchor per concept)")
-            if len(an) != len(cs): raise StudyError(f"{len(cs)} concepts but {len(an)} anchors: give one anchor per concept")
-            if not all(isinstance(a, str) for a in an): raise StudyError(f"anchors must be strings, got {self.anchors!r}")
+            if cs is None:
+                raise StudyError("anchors given without concepts: set concepts too (one anchor per concept)")
+            if len(an) != len(cs):
+                raise StudyError(f"{len(cs)} concepts but {len(an)} anchors: give one anchor per concept")
+            if not all(isinstance(a, str) for a in an):
+                raise StudyError(f"anchors must be strings, got {self.anchors!r}")
         return self
+
 
 TOY = Config(lamb=1.0, train_preserve_scale=1.0, fuse_preserve_scale=1.0, lr=1e-3, steps=50, n_images=8, aug_length=30)
 
-def default_config(bb:Backbone) -> Config:
+
+def default_config(bb: Backbone) -> Config:
     "TOY on the toy backbones, the official object config otherwise."
     return replace(TOY) if bb.name.startswith("toy") else Config()
 
-def _has_word(text:str, word:str) -> bool: return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.I) is not None
-def _replace_word(text:str, word:str, new:str) -> str: return re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", new, text, flags=re.I)
 
-def resolve_concepts(cfg:Config, forget:ImageData, retain:ImageData|None) -> tuple[list, list]:
+def _has_word(text: str, word: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.I) is not None
+
+
+def _replace_word(text: str, word: str, new: str) -> str:
+    return re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", new, text, flags=re.I)
+
+
+def resolve_concepts(cfg: Config, forget: ImageData, retain: ImageData | None) -> tuple[list, list]:
     "The concepts and anchors to use: given in cfg, or found from the concept table in the captions."
     from unlearn_study.concepts import load_concepts, get_concept
+
     cs = cfg.concept_list()
     if cs is None:
         if retain is None or retain.captions is None:
-            raise StudyError("MACE needs the concept word(s): set cfg.concepts (e.g. ['star']), or give a retain set so they can be found")
+            raise StudyError(
+                "MACE needs the concept word(s): set cfg.concepts (e.g. ['star']), or give a retain set so they can be found"
+            )
         table = load_concepts()
-        cs = [c for c in table.concept if any(_has_word(p, c) for p in forget.captions) and not any(_has_word(p, c) for p in retain.captions)]
-        if not cs: raise StudyError("no concept of the concept table appears in the forget captions and in no retain caption: set cfg.concepts")
-    if cfg.anchors is not None: an = [cfg.anchors] if isinstance(cfg.anchors, str) else list(cfg.anchors)
-    else: an = [get_concept(c)["anchor"] for c in cs]
+        cs = [
+            c
+            for c in table.concept
+            if any(_has_word(p, c) for p in forget.captions) and not any(_has_word(p, c) for p in retain.captions)
+        ]
+        if not cs:
+            raise StudyError(
+                "no concept of the concept table appears in the forget captions and in no retain caption: set cfg.concepts"
+            )
+    if cfg.anchors is not None:
+        an = [cfg.anchors] if isinstance(cfg.anchors, str) else list(cfg.anchors)
+    else:
+        an = [get_concept(c)["anchor"] for c in cs]
     for c in cs:
         if not any(_has_word(p, c) for p in forget.captions):
             raise StudyError(f"no forget caption contains the concept {c!r}; MACE builds its prompts from them")
     return cs, an
 
-def concept_prompts_for(forget:ImageData, concept:str, anchor:str, n:int, seed:int) -> tuple[list, list]:
+
+def concept_prompts_for(forget: ImageData, concept: str, anchor: str, n: int, seed: int) -> tuple[list, list]:
     "Up to `n` distinct forget captions containing `concept` (a seeded choice), and the same with the anchor in its place."
     caps = sorted({p for p in forget.captions if _has_word(p, concept)})
     idx = np.random.default_rng(seed).permutation(len(caps))[:n]
@@ -258,15 +351,22 @@ def concept_prompts_for(forget:ImageData, concept:str, anchor:str, n:int, seed:i
     return old, [_replace_word(p, concept, anchor) for p in old]
 
 # %% ../../nbs/methods/mace.ipynb #ea1c7b46
-def _train_lora(cfr:Backbone, concept:str, prompts:list, z0:torch.Tensor, cfg:Config, progress:bool):
+def _train_lora(cfr: Backbone, concept: str, prompts: list, z0: torch.Tensor, cfg: Config, progress: bool):
     "Stage 2 for one concept on a copy of the refined model: returns ({K/V name: ΔW}, history)."
     from peft import LoraConfig, inject_adapter_in_model
     from peft.tuners.lora import Linear as LoraLinear
+
     work = cfr.clone()
-    lcfg = LoraConfig(r=cfg.rank, lora_alpha=cfg.rank, lora_dropout=0.0, init_lora_weights="gaussian",
-                      target_modules=r".*attn2\.to_(k|v)")
-    gen0 = torch.Generator().manual_seed(cfg.seed); state = torch.get_rng_state()
-    torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=gen0)))      # the LoRA init is seeded too
+    lcfg = LoraConfig(
+        r=cfg.rank,
+        lora_alpha=cfg.rank,
+        lora_dropout=0.0,
+        init_lora_weights="gaussian",
+        target_modules=r".*attn2\.to_(k|v)",
+    )
+    gen0 = torch.Generator().manual_seed(cfg.seed)
+    state = torch.get_rng_state()
+    torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=gen0)))  # the LoRA init is seeded too
     inject_adapter_in_model(lcfg, work.unet)
     torch.set_rng_state(state)
     store = record_cross_attention(work.unet)
@@ -279,84 +379,135 @@ def _train_lora(cfr:Backbone, concept:str, prompts:list, z0:torch.Tensor, cfg:Co
 
     def step_fn(step, gen, backward):
         n = cfg.batch_size
-        i_img = torch.randint(len(z0), (n,), generator=gen); i_p = torch.randint(len(prompts), (n,), generator=gen)
+        i_img = torch.randint(len(z0), (n,), generator=gen)
+        i_p = torch.randint(len(prompts), (n,), generator=gen)
         t = torch.multinomial(p_t, n, replacement=True, generator=gen)
         x0 = z0[i_img].to(cfr.device)
         noise = torch.randn(x0.shape, generator=gen).to(x0.device, x0.dtype)
         x_t = cfr.scheduler.add_noise(x0, noise, t.to(x0.device))
         store.set(pos[i_p.to(pos.device)])
         work.unet(x_t, t.to(x0.device), encoder_hidden_states=cond_all[i_p.to(cond_all.device)])
-        loss = store.loss(); backward(loss); store.set(None)
+        loss = store.loss()
+        backward(loss)
+        store.set(None)
         return {"attn_loss": loss.item()}
 
-    fcfg = FitConfig(steps=cfg.steps, lr=cfg.lr, optimizer="adamw", weight_decay=cfg.weight_decay, betas=(0.9, 0.999),
-                     grad_clip=cfg.grad_clip, seed=cfg.seed, log_every=max(1, min(10, cfg.steps)))
+    fcfg = FitConfig(
+        steps=cfg.steps,
+        lr=cfg.lr,
+        optimizer="adamw",
+        weight_decay=cfg.weight_decay,
+        betas=(0.9, 0.999),
+        grad_clip=cfg.grad_clip,
+        seed=cfg.seed,
+        log_every=max(1, min(10, cfg.steps)),
+    )
     hist = fit(work, step_fn, fcfg, params=params, desc=f"MACE LoRA {concept}", progress=progress)
     with torch.no_grad():
-        deltas = {n.removesuffix(".base_layer"): m.get_delta_weight("default").detach().clone() for n, m in lora.items()}
+        deltas = {
+            n.removesuffix(".base_layer"): m.get_delta_weight("default").detach().clone() for n, m in lora.items()
+        }
     hist.insert(0, "concept", concept)
     return deltas, hist
 
-def unlearn(bb:Backbone, forget, retain=None, cfg:Config|None=None, progress:bool=False) -> Backbone:
+
+def unlearn(bb: Backbone, forget, retain=None, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "MACE on a clone of `bb` (never changed): CFR of every attn2 K/V, then (stages='cfr+lora') one LoRA per concept and their fusion."
     import pandas as pd, time
+
     cfg = (cfg or default_config(bb)).check()
-    if bb.kind != "text": raise StudyError(f"MACE edits cross-attention; {bb.name} is a {bb.kind}-conditioned backbone")
-    if forget is not None and not isinstance(forget, ImageData): forget = ImageData.from_dataset(forget)
-    if retain is not None and not isinstance(retain, ImageData): retain = ImageData.from_dataset(retain)
-    if forget is None or forget.captions is None: raise StudyError("MACE needs a forget set with captions (the concept's prompts)")
+    if bb.kind != "text":
+        raise StudyError(f"MACE edits cross-attention; {bb.name} is a {bb.kind}-conditioned backbone")
+    if forget is not None and not isinstance(forget, ImageData):
+        forget = ImageData.from_dataset(forget)
+    if retain is not None and not isinstance(retain, ImageData):
+        retain = ImageData.from_dataset(retain)
+    if forget is None or forget.captions is None:
+        raise StudyError("MACE needs a forget set with captions (the concept's prompts)")
     concepts, anchors = resolve_concepts(cfg, forget, retain)
-    prompts = {c: concept_prompts_for(forget, c, a, cfg.aug_length, cfg.seed + k) for k, (c, a) in enumerate(zip(concepts, anchors))}
+    prompts = {
+        c: concept_prompts_for(forget, c, a, cfg.aug_length, cfg.seed + k)
+        for k, (c, a) in enumerate(zip(concepts, anchors))
+    }
     prior_caps = []
     if retain is not None and retain.captions is not None and cfg.n_prior:
-        caps = sorted(set(retain.captions)); idx = np.random.default_rng(cfg.seed).permutation(len(caps))[:cfg.n_prior]
+        caps = sorted(set(retain.captions))
+        idx = np.random.default_rng(cfg.seed).permutation(len(caps))[: cfg.n_prior]
         prior_caps = [caps[i] for i in sorted(idx)]
     need_prior = cfg.train_preserve_scale > 0 or (cfg.stages == "cfr+lora" and cfg.fuse_preserve_scale > 0)
     P = prior_statistics(bb, prior_caps) if need_prior and prior_caps else None
-    if need_prior and P is None: raise StudyError("a preservation scale > 0 needs a retain set with captions (the prior embeddings)")
+    if need_prior and P is None:
+        raise StudyError("a preservation scale > 0 needs a retain set with captions (the prior embeddings)")
     timings = {}
 
     # stage 1: closed-form refinement on the matched positions of every concept's (old, new) pairs
     t0 = time.perf_counter()
     model = bb.clone()
-    old = [p for c in concepts for p in prompts[c][0]]; new = [p for c in concepts for p in prompts[c][1]]
+    old = [p for c in concepts for p in prompts[c][0]]
+    new = [p for c in concepts for p in prompts[c][1]]
     stats = cfr_statistics(bb, old, new)
     W0 = {n: l.weight.detach().clone() for n, l in kv_layers(model.unet).items()}
     inputs = closed_form_refinement(model.unet, stats, cfg.lamb, P, cfg.train_preserve_scale, cfg.ridge)
-    grad = max(float(closed_form_gradient(kv_layers(model.unet)[n].weight.detach(), W, R, Q, cfg.lamb).abs().max()
-                     / (R.abs().max() + cfg.lamb * W.abs().max())) for n, (W, R, Q) in inputs.items())
+    grad = max(
+        float(
+            closed_form_gradient(kv_layers(model.unet)[n].weight.detach(), W, R, Q, cfg.lamb).abs().max()
+            / (R.abs().max() + cfg.lamb * W.abs().max())
+        )
+        for n, (W, R, Q) in inputs.items()
+    )
     timings["cfr_s"] = time.perf_counter() - t0
     hists = []
     if cfg.stages == "cfr+lora":
         # stage 2: one LoRA per concept on the refined model, images from the original model
-        t0 = time.perf_counter(); deltas = {}
+        t0 = time.perf_counter()
+        deltas = {}
         for k, c in enumerate(concepts):
             gen_prompts = [prompts[c][0][i % len(prompts[c][0])] for i in range(cfg.n_images)]
             imgs = generated_data(bb, gen_prompts, seeds=range(cfg.gen_seed, cfg.gen_seed + cfg.n_images))
-            z0 = to_latents(bb, from_uint8(imgs.images).to(bb.device), torch.Generator().manual_seed(cfg.gen_seed)).detach()
+            z0 = to_latents(
+                bb, from_uint8(imgs.images).to(bb.device), torch.Generator().manual_seed(cfg.gen_seed)
+            ).detach()
             deltas[c], h = _train_lora(model, c, prompts[c][0], z0, cfg, progress)
             hists.append(h)
         timings["lora_s"] = time.perf_counter() - t0
         # stage 3: fuse — W = argmin Σ_j Σ_e ‖W e − (W* + ΔW_j) e‖² + λ‖W − W*‖² + s_f Σ_prior ‖W e − W₀ e‖²
         t0 = time.perf_counter()
-        E = {c: prior_statistics(bb, prompts[c][0]) for c in concepts}          # all token states of concept c's prompts
+        E = {c: prior_statistics(bb, prompts[c][0]) for c in concepts}  # all token states of concept c's prompts
         fuse_grad, gap = 0.0, {c: [0.0, 0.0] for c in concepts}
         with torch.no_grad():
             for n, lin in kv_layers(model.unet).items():
                 Wc = lin.weight.detach().double()
-                R = sum((Wc + deltas[c][n].double()) @ E[c] for c in concepts); Q = sum(E[c] for c in concepts)
+                R = sum((Wc + deltas[c][n].double()) @ E[c] for c in concepts)
+                Q = sum(E[c] for c in concepts)
                 if P is not None and cfg.fuse_preserve_scale:
-                    R = R + cfg.fuse_preserve_scale * W0[n].double() @ P; Q = Q + cfg.fuse_preserve_scale * P
+                    R = R + cfg.fuse_preserve_scale * W0[n].double() @ P
+                    Q = Q + cfg.fuse_preserve_scale * P
                 Wf = solve_closed_form(Wc, R, Q, cfg.lamb, cfg.ridge)
-                fuse_grad = max(fuse_grad, float(closed_form_gradient(Wf, Wc, R, Q, cfg.lamb).abs().max() / (R.abs().max() + cfg.lamb * Wc.abs().max())))
-                for c in concepts:                                      # Σ_e ‖(W − W_c) e‖² = tr((W − W_c) E_c (W − W_c)ᵀ)
-                    Dc = Wf - Wc - deltas[c][n].double(); Dl = deltas[c][n].double()
-                    gap[c][0] += float(torch.trace(Dc @ E[c] @ Dc.T)); gap[c][1] += float(torch.trace(Dl @ E[c] @ Dl.T))
+                fuse_grad = max(
+                    fuse_grad,
+                    float(
+                        closed_form_gradient(Wf, Wc, R, Q, cfg.lamb).abs().max()
+                        / (R.abs().max() + cfg.lamb * Wc.abs().max())
+                    ),
+                )
+                for c in concepts:  # Σ_e ‖(W − W_c) e‖² = tr((W − W_c) E_c (W − W_c)ᵀ)
+                    Dc = Wf - Wc - deltas[c][n].double()
+                    Dl = deltas[c][n].double()
+                    gap[c][0] += float(torch.trace(Dc @ E[c] @ Dc.T))
+                    gap[c][1] += float(torch.trace(Dl @ E[c] @ Dl.T))
                 lin.weight.copy_(Wf.to(lin.weight.dtype))
         fusion = {c: (a / b) ** 0.5 if b > 0 else 0.0 for c, (a, b) in gap.items()}
         timings.update(fuse_s=time.perf_counter() - t0, fuse_relative_gradient=fuse_grad, fusion_residual=fusion)
     hist = pd.concat(hists, ignore_index=True) if hists else pd.DataFrame(columns=["concept", "step", "attn_loss"])
-    hist.attrs.update(config=asdict(cfg), concepts=concepts, anchors=anchors, prompts=prompts, n_matched=stats["n"],
-                      cfr_relative_gradient=grad, n_prior=len(prior_caps), **timings)
+    hist.attrs.update(
+        config=asdict(cfg),
+        concepts=concepts,
+        anchors=anchors,
+        prompts=prompts,
+        n_matched=stats["n"],
+        cfr_relative_gradient=grad,
+        n_prior=len(prior_caps),
+        **timings,
+    )
     model.history = hist
     return model

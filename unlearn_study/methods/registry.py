@@ -8,50 +8,92 @@ import copy, dataclasses, importlib
 import pandas as pd
 from ..core import StudyError, check_choice
 
-METHODS = pd.DataFrame([
-    # name, settings, paper, what it updates
-    ("ga",        "class, text", "gradient ascent (Thudi et al. 2022; baseline in SalUn/RGD)", "whole U-Net"),
-    ("graddiff",  "class, text", "gradient difference (Liu et al. 2022; baseline in RGD)", "whole U-Net"),
-    ("rl",        "class",       "random label (SalUn's DDPM baseline, Fan et al. ICLR 2024)", "whole U-Net"),
-    ("salun",     "class, text", "SalUn: saliency-masked random label (Fan et al. ICLR 2024)", "salient half of the U-Net weights"),
-    ("sfron",     "class",       "SFR-on (Huang et al. NeurIPS 2024), the DiMRA paper's 'Sfront'", "salient U-Net weights, remain-geometry scaled"),
-    ("rg",        "class, text", "restricted gradient (Ko et al. NeurIPS 2024)", "whole U-Net"),
-    ("rgd",       "class, text", "RGD: restricted gradient + diverse retain set (Ko et al. NeurIPS 2024)", "whole U-Net (SD: full or attn2)"),
-    ("graddiffd", "text",        "GradDiffD: gradient difference with the diverse retain set (RGD's SD baseline)", "whole U-Net"),
-    ("dimum",     "class, text", "DiMUM: unlearning by memorisation (Yuan et al. arXiv 2512.03564; reconstructed)", "whole U-Net"),
-    ("retrain",   "class, text", "exact unlearning: retrain the base recipe without the forget set (oracle)", "everything, from scratch"),
-    ("mace",      "text",        "MACE: closed-form refinement + LoRA + fusion (Lu et al. CVPR 2024)", "cross-attention K/V"),
-    ("esd",       "text",        "ESD-x / ESD-u (Gandikota et al. ICCV 2023)", "cross-attention (x) or the rest (u)"),
-], columns=["method", "settings", "paper", "updates"])
+METHODS = pd.DataFrame(
+    [
+        # name, settings, paper, what it updates
+        ("ga", "class, text", "gradient ascent (Thudi et al. 2022; baseline in SalUn/RGD)", "whole U-Net"),
+        ("graddiff", "class, text", "gradient difference (Liu et al. 2022; baseline in RGD)", "whole U-Net"),
+        ("rl", "class", "random label (SalUn's DDPM baseline, Fan et al. ICLR 2024)", "whole U-Net"),
+        (
+            "salun",
+            "class, text",
+            "SalUn: saliency-masked random label (Fan et al. ICLR 2024)",
+            "salient half of the U-Net weights",
+        ),
+        (
+            "sfron",
+            "class",
+            "SFR-on (Huang et al. NeurIPS 2024), the DiMRA paper's 'Sfront'",
+            "salient U-Net weights, remain-geometry scaled",
+        ),
+        ("rg", "class, text", "restricted gradient (Ko et al. NeurIPS 2024)", "whole U-Net"),
+        (
+            "rgd",
+            "class, text",
+            "RGD: restricted gradient + diverse retain set (Ko et al. NeurIPS 2024)",
+            "whole U-Net (SD: full or attn2)",
+        ),
+        (
+            "graddiffd",
+            "text",
+            "GradDiffD: gradient difference with the diverse retain set (RGD's SD baseline)",
+            "whole U-Net",
+        ),
+        (
+            "dimum",
+            "class, text",
+            "DiMUM: unlearning by memorisation (Yuan et al. arXiv 2512.03564; reconstructed)",
+            "whole U-Net",
+        ),
+        (
+            "retrain",
+            "class, text",
+            "exact unlearning: retrain the base recipe without the forget set (oracle)",
+            "everything, from scratch",
+        ),
+        ("mace", "text", "MACE: closed-form refinement + LoRA + fusion (Lu et al. CVPR 2024)", "cross-attention K/V"),
+        ("esd", "text", "ESD-x / ESD-u (Gandikota et al. ICCV 2023)", "cross-attention (x) or the rest (u)"),
+    ],
+    columns=["method", "settings", "paper", "updates"],
+)
 
-def method_names(kind:str|None=None) -> list:
+
+def method_names(kind: str | None = None) -> list:
     "All method names, or those that run on `kind` ('class' or 'text')."
-    if kind is None: return METHODS.method.tolist()
+    if kind is None:
+        return METHODS.method.tolist()
     return [m for m, s in zip(METHODS.method, METHODS.settings) if kind in s]
 
-def get_method(name:str):
+
+def get_method(name: str):
     "The module implementing method `name` (with `Config`, `TOY`, `default_config`, `unlearn`)."
     check_choice("method", name, method_names())
     return importlib.import_module(f"unlearn_study.methods.{name}")
 
-def method_config(name:str, bb, **overrides):
+
+def method_config(name: str, bb, **overrides):
     "The method's default configuration for backbone `bb`, with `overrides` applied (unknown keys are an error)."
     mod = get_method(name)
     cfg = copy.deepcopy(mod.default_config(bb))
     known = {f.name for f in dataclasses.fields(cfg)}
     bad = set(overrides) - known
-    if bad: raise StudyError(f"{name} has no setting {sorted(bad)}; its settings: {', '.join(sorted(known))}")
+    if bad:
+        raise StudyError(f"{name} has no setting {sorted(bad)}; its settings: {', '.join(sorted(known))}")
     return dataclasses.replace(cfg, **overrides)
 
-def check_methods(methods, kind:str) -> list:
+
+def check_methods(methods, kind: str) -> list:
     "Validate a list of method names for a backbone kind before any heavy work."
-    if isinstance(methods, str): methods = [m.strip() for m in methods.split(",") if m.strip()]
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
     ok = method_names(kind)
     for m in methods:
-        if m not in ok: raise StudyError(f"method {m!r} does not run on {kind} backbones; choose from: {', '.join(ok)}")
+        if m not in ok:
+            raise StudyError(f"method {m!r} does not run on {kind} backbones; choose from: {', '.join(ok)}")
     return list(methods)
 
-def run_method(name:str, bb, forget_set, retain_set, cfg=None, progress:bool=False, **overrides):
+
+def run_method(name: str, bb, forget_set, retain_set, cfg=None, progress: bool = False, **overrides):
     "Unlearn with method `name`: returns a new model (the input is never changed)."
     cfg = cfg if cfg is not None else method_config(name, bb, **overrides)
     return get_method(name).unlearn(bb, forget_set, retain_set, cfg, progress=progress)

@@ -12,35 +12,44 @@ from ..backbones import Backbone
 from ..train import ImageData, FitConfig, train_diffusion
 from .rgd import as_image_data
 
+
 @dataclass
 class Config:
     "The retraining recipe; the defaults are the CIFAR-10 base recipe of nbs/05_pretrain.ipynb."
-    steps:int = 80_000            # optimiser steps
-    lr:float = 2e-4               # peak learning rate (AdamW)
-    schedule:str = "constant"     # "constant" or "cosine" (to lr_min)
-    lr_min:float = 0.0
-    warmup:int = 1000             # linear warm-up steps
-    batch_size:int = 128
-    cond_dropout:float = 0.1      # condition dropout (classifier-free guidance), as the base
-    n_world:int = 0               # toy backbones: >0 trains on the first n_world world images minus the concept (not `retain`)
-    world_seed:int = 0            # the world seed the base was trained on
-    concept:str|None = None       # text models with n_world > 0: the concept to drop (default: inferred from the forget captions)
-    seed:int = 0                  # initialisation and per-step batches
-    log_every:int = 100
-    ckpt_dir:str|None = None      # checkpoint folder: a rerun resumes from it
+
+    steps: int = 80_000  # optimiser steps
+    lr: float = 2e-4  # peak learning rate (AdamW)
+    schedule: str = "constant"  # "constant" or "cosine" (to lr_min)
+    lr_min: float = 0.0
+    warmup: int = 1000  # linear warm-up steps
+    batch_size: int = 128
+    cond_dropout: float = 0.1  # condition dropout (classifier-free guidance), as the base
+    n_world: int = 0  # toy backbones: >0 trains on the first n_world world images minus the concept (not `retain`)
+    world_seed: int = 0  # the world seed the base was trained on
+    # text models with n_world > 0: the concept to drop (default: inferred from the forget captions)
+    concept: str | None = None
+    seed: int = 0  # initialisation and per-step batches
+    log_every: int = 100
+    ckpt_dir: str | None = None  # checkpoint folder: a rerun resumes from it
 
     def check(self):
-        check_number("steps", self.steps, lo=1, integer=True); check_number("lr", self.lr, lo=0)
-        check_choice("schedule", self.schedule, ["constant", "cosine"]); check_number("lr_min", self.lr_min, lo=0)
-        check_number("warmup", self.warmup, lo=0, integer=True); check_number("batch_size", self.batch_size, lo=1, integer=True)
-        check_number("cond_dropout", self.cond_dropout, lo=0, hi=1); check_number("n_world", self.n_world, lo=0, integer=True)
+        check_number("steps", self.steps, lo=1, integer=True)
+        check_number("lr", self.lr, lo=0)
+        check_choice("schedule", self.schedule, ["constant", "cosine"])
+        check_number("lr_min", self.lr_min, lo=0)
+        check_number("warmup", self.warmup, lo=0, integer=True)
+        check_number("batch_size", self.batch_size, lo=1, integer=True)
+        check_number("cond_dropout", self.cond_dropout, lo=0, hi=1)
+        check_number("n_world", self.n_world, lo=0, integer=True)
         check_number("seed", self.seed, lo=0, integer=True)
         return self
+
 
 TOY = Config(steps=6000, lr=5e-4, schedule="cosine", lr_min=2e-5, warmup=200, batch_size=64, n_world=40_000)
 TOY_T2I = Config(steps=3000, lr=5e-4, schedule="cosine", lr_min=2e-5, warmup=200, batch_size=64, n_world=40_000)
 
-def default_config(bb:Backbone) -> Config:
+
+def default_config(bb: Backbone) -> Config:
     "The shipped bases' recipe on toy backbones (full length), else the CIFAR-10 recipe."
     return {"toy-class": TOY, "toy-t2i": TOY_T2I}.get(bb.name, Config())
 
@@ -49,14 +58,17 @@ __all__ = ['TOY', 'TOY_T2I', 'ORACLES', 'Config', 'default_config', 'world_witho
            'against_oracle']
 
 # %% ../../nbs/methods/retrain.ipynb #46470199
-from .dimum import infer_concept   # the one word in every forget caption and in no retain caption
+from .dimum import infer_concept  # the one word in every forget caption and in no retain caption
 
-def world_without(bb:Backbone, forget:ImageData, retain:ImageData, cfg:Config) -> tuple[ImageData, str]:
+
+def world_without(bb: Backbone, forget: ImageData, retain: ImageData, cfg: Config) -> tuple[ImageData, str]:
     "The toy base's training world with every image of the forget class / concept removed, and the concept's name."
     from unlearn_study.world import sample_attributes, make_dataset, concept_attribute
+
     if bb.kind == "class":
         fc = forget.labels.unique()
-        if len(fc) != 1: raise StudyError(f"the forget set must hold one class; it holds {len(fc)}")
+        if len(fc) != 1:
+            raise StudyError(f"the forget set must hold one class; it holds {len(fc)}")
         concept, attr = bb.class_names[int(fc[0])], "object"
     else:
         concept = cfg.concept or infer_concept(forget, retain)
@@ -64,33 +76,65 @@ def world_without(bb:Backbone, forget:ImageData, retain:ImageData, cfg:Config) -
     attrs = sample_attributes(cfg.n_world, seed=cfg.world_seed)
     attrs = attrs[attrs[attr] != concept].reset_index(drop=True)
     data = ImageData.from_dataset(make_dataset(attrs, bb.resolution))
-    if bb.kind == "class": data.captions = None
+    if bb.kind == "class":
+        data.captions = None
     return data, concept
 
 # %% ../../nbs/methods/retrain.ipynb #586edf6b
-def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=False,
-            callback=None, # callback(step, model) after each optimiser step (learning curves)
-           ) -> Backbone:
+def unlearn(
+    bb: Backbone,
+    forget,
+    retain,
+    cfg: Config | None = None,
+    progress: bool = False,
+    callback=None,  # callback(step, model) after each optimiser step (learning curves)
+) -> Backbone:
     "Never mutates `bb`: a fresh model of bb's architecture trained without the forget set; .history = the fit history."
     cfg = (cfg or default_config(bb)).check()
-    if bb.name == "sd14": raise StudyError("retraining Stable Diffusion from scratch is out of scope; the retrain oracle runs on toy-class, toy-t2i and cifar10")
-    if cfg.n_world and not bb.name.startswith("toy"): raise StudyError(f"n_world > 0 draws the toy world; {bb.name} retrains on `retain` (set n_world=0)")
+    if bb.name == "sd14":
+        raise StudyError(
+            "retraining Stable Diffusion from scratch is out of scope; the retrain oracle runs on toy-class, toy-t2i and cifar10"
+        )
+    if cfg.n_world and not bb.name.startswith("toy"):
+        raise StudyError(f"n_world > 0 draws the toy world; {bb.name} retrains on `retain` (set n_world=0)")
     forget, retain = as_image_data(forget, bb, "forget"), as_image_data(retain, bb, "retain")
     if bb.kind == "class":
         from unlearn_study.methods.rgd import check_class_sets
+
         check_class_sets(forget, retain, bb)
-    if cfg.n_world: data, concept = world_without(bb, forget, retain, cfg)
-    else: data, concept = retain, None
+    if cfg.n_world:
+        data, concept = world_without(bb, forget, retain, cfg)
+    else:
+        data, concept = retain, None
     out = bb.clone()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         out.unet = type(bb.unet).from_config(bb.unet.config).to(bb.device)
-    fcfg = FitConfig(steps=cfg.steps, lr=cfg.lr, schedule=cfg.schedule, lr_min=cfg.lr_min, warmup=cfg.warmup, seed=cfg.seed,
-                     log_every=cfg.log_every, ckpt_every=500 if cfg.ckpt_dir and cfg.steps >= 1000 else 0)
-    hist = train_diffusion(out, data, fcfg, batch_size=cfg.batch_size, cond_dropout=cfg.cond_dropout, ckpt_dir=cfg.ckpt_dir,
-                           desc="retrain", progress=progress, callback=callback)
-    hist.attrs["config"] = asdict(cfg); hist.attrs["method"] = "retrain"
-    hist.attrs["n_train_images"] = len(data); hist.attrs["dropped_concept"] = concept
+    fcfg = FitConfig(
+        steps=cfg.steps,
+        lr=cfg.lr,
+        schedule=cfg.schedule,
+        lr_min=cfg.lr_min,
+        warmup=cfg.warmup,
+        seed=cfg.seed,
+        log_every=cfg.log_every,
+        ckpt_every=500 if cfg.ckpt_dir and cfg.steps >= 1000 else 0,
+    )
+    hist = train_diffusion(
+        out,
+        data,
+        fcfg,
+        batch_size=cfg.batch_size,
+        cond_dropout=cfg.cond_dropout,
+        ckpt_dir=cfg.ckpt_dir,
+        desc="retrain",
+        progress=progress,
+        callback=callback,
+    )
+    hist.attrs["config"] = asdict(cfg)
+    hist.attrs["method"] = "retrain"
+    hist.attrs["n_train_images"] = len(data)
+    hist.attrs["dropped_concept"] = concept
     out.history = hist
     return out
 
@@ -101,51 +145,93 @@ import pandas as pd
 from ..core import read_json, write_json
 from ..backbones import ASSETS, save_backbone, load_checkpoint
 
-ORACLES = ASSETS/"oracles"
+ORACLES = ASSETS / "oracles"
 
-def _recipe(cfg:Config) -> dict:
+
+def _recipe(cfg: Config) -> dict:
     "What determines the retrained model up to its seed."
     return {k: v for k, v in asdict(cfg).items() if k not in ("seed", "log_every", "ckpt_dir")}
 
-def shipped_oracle(bb:Backbone, forget:str, cfg:Config|None=None, root=None, device="cpu") -> Backbone|None:
+
+def shipped_oracle(bb: Backbone, forget: str, cfg: Config | None = None, root=None, device="cpu") -> Backbone | None:
     "The shipped oracle of `bb`'s architecture without `forget`, if it was trained with recipe `cfg` (default: the full one); else None. Its `.history.attrs['shipped']` says how it was trained."
-    folder = Path(root or ORACLES)/f"{bb.name}-{forget}"
-    if not (folder/"oracle.json").exists(): return None
-    info = read_json(folder/"oracle.json")
-    if info["backbone"] != bb.name or info["forget"] != forget or info["recipe"] != _recipe(cfg or default_config(bb)): return None
-    m = load_checkpoint(folder/"model", device)
-    m.history = pd.read_csv(folder/"history.csv"); m.history.attrs["shipped"] = info   # what trained it, and how long
+    folder = Path(root or ORACLES) / f"{bb.name}-{forget}"
+    if not (folder / "oracle.json").exists():
+        return None
+    info = read_json(folder / "oracle.json")
+    if info["backbone"] != bb.name or info["forget"] != forget or info["recipe"] != _recipe(cfg or default_config(bb)):
+        return None
+    m = load_checkpoint(folder / "model", device)
+    m.history = pd.read_csv(folder / "history.csv")
+    m.history.attrs["shipped"] = info  # what trained it, and how long
     return m
 
-def ship_oracle(bb:Backbone, forget:str, cfg:Config|None=None, root=None, seed:int=0, ckpt_dir=None, progress:bool=False) -> Path:
+
+def ship_oracle(
+    bb: Backbone,
+    forget: str,
+    cfg: Config | None = None,
+    root=None,
+    seed: int = 0,
+    ckpt_dir=None,
+    progress: bool = False,
+) -> Path:
     "Retrain without `forget` and write the oracle where `shipped_oracle` finds it (model, history.csv, oracle.json); returns the folder."
     import time, shutil
     from unlearn_study.world import make_split
-    cfg = dataclasses.replace(cfg or default_config(bb), seed=seed, ckpt_dir=str(ckpt_dir) if ckpt_dir else None).check()
+
+    cfg = dataclasses.replace(
+        cfg or default_config(bb), seed=seed, ckpt_dir=str(ckpt_dir) if ckpt_dir else None
+    ).check()
     split = make_split(forget, 16, 18, 9, seed=seed, res=bb.resolution)
     t0 = time.time()
-    m = unlearn(bb, ImageData.from_dataset(split["forget"]), ImageData.from_dataset(split["retain"]), cfg, progress=progress)
-    h = m.history   # training time from the logged seconds per step: right even when this call resumed a checkpoint
+    m = unlearn(
+        bb, ImageData.from_dataset(split["forget"]), ImageData.from_dataset(split["retain"]), cfg, progress=progress
+    )
+    h = m.history  # training time from the logged seconds per step: right even when this call resumed a checkpoint
     secs = float((h.step.diff().fillna(h.step.iloc[0]) * h.sec_per_step).sum())
-    folder = Path(root or ORACLES)/f"{bb.name}-{forget}"
-    tmp = folder.with_name(f".{folder.name}.tmp"); shutil.rmtree(tmp, ignore_errors=True)
-    save_backbone(m, tmp/"model"); m.history.to_csv(tmp/"history.csv", index=False)
-    write_json(tmp/"oracle.json", {"backbone": bb.name, "forget": forget, "recipe": _recipe(cfg), "seed": seed,
-                                   "train_seconds": secs, "this_call_seconds": time.time() - t0, "n_train_images": m.history.attrs["n_train_images"],
-                                   "final_loss": float(m.history.loss.iloc[-1])})
-    shutil.rmtree(folder, ignore_errors=True); tmp.rename(folder)
+    folder = Path(root or ORACLES) / f"{bb.name}-{forget}"
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_backbone(m, tmp / "model")
+    m.history.to_csv(tmp / "history.csv", index=False)
+    write_json(
+        tmp / "oracle.json",
+        {
+            "backbone": bb.name,
+            "forget": forget,
+            "recipe": _recipe(cfg),
+            "seed": seed,
+            "train_seconds": secs,
+            "this_call_seconds": time.time() - t0,
+            "n_train_images": m.history.attrs["n_train_images"],
+            "final_loss": float(m.history.loss.iloc[-1]),
+        },
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
     return folder
 
 # %% ../../nbs/methods/retrain.ipynb #264446e7
-def against_oracle(name:str, ua:float, ra:float, # the method's name and its UA / RA
-                   evaluate, # evaluate(model) -> {"UA", "RA", ...} or (UA, RA, ...): the evaluation that gave `ua`, `ra`
-                   bb:Backbone, forget:str="star") -> dict:
+def against_oracle(
+    name: str,
+    ua: float,
+    ra: float,  # the method's name and its UA / RA
+    evaluate,  # evaluate(model) -> {"UA", "RA", ...} or (UA, RA, ...): the evaluation that gave `ua`, `ra`
+    bb: Backbone,
+    forget: str = "star",
+) -> dict:
     "The shipped oracle's UA/RA under `evaluate`, and the method's gaps to it (method − oracle); prints one line."
     oracle = shipped_oracle(bb, forget)
-    if oracle is None: raise StudyError(f"no oracle without {forget!r} ships for {bb.name}: train one with nbs/05_pretrain.ipynb (backbone='oracle')")
+    if oracle is None:
+        raise StudyError(
+            f"no oracle without {forget!r} ships for {bb.name}: train one with nbs/05_pretrain.ipynb (backbone='oracle')"
+        )
     r = evaluate(oracle)
     ua_o, ra_o = (r["UA"], r["RA"]) if isinstance(r, dict) else r[:2]
     out = {"oracle_UA": ua_o, "oracle_RA": ra_o, "UA_gap": ua - ua_o, "RA_gap": ra - ra_o}
-    print(f"retrain oracle: UA {ua_o:.2f}  RA {ra_o:.2f}   {name}: UA {ua:.2f}  RA {ra:.2f}   "
-          f"(gap to the oracle: UA {out['UA_gap']:+.2f}, RA {out['RA_gap']:+.2f})")
+    print(
+        f"retrain oracle: UA {ua_o:.2f}  RA {ra_o:.2f}   {name}: UA {ua:.2f}  RA {ra:.2f}   "
+        f"(gap to the oracle: UA {out['UA_gap']:+.2f}, RA {out['RA_gap']:+.2f})"
+    )
     return out

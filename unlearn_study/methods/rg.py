@@ -8,22 +8,29 @@ from dataclasses import dataclass, replace, asdict
 from ..backbones import Backbone
 from . import rgd
 
+
 @dataclass
 class Config(rgd.Config):
     "RG's settings: RGD's (paper CIFAR-10 defaults) with one retain batch per step."
-    retain_pass:str = "batch"     # one cycled retain batch per step (RGD: "full")
 
-TOY = Config(steps=80, lr=3e-5, batch_size=64, retain_pass="batch")   # measured below
+    retain_pass: str = "batch"  # one cycled retain batch per step (RGD: "full")
+
+
+TOY = Config(steps=80, lr=3e-5, batch_size=64, retain_pass="batch")  # measured below
 TOY_T2I = Config(**asdict(rgd.TOY_T2I))
 SD14 = Config(**asdict(rgd.SD14))
 
-def default_config(bb:Backbone) -> Config:
+
+def default_config(bb: Backbone) -> Config:
     "The toy defaults on toy backbones, the official SD run on `sd14`, else the paper's CIFAR-10 RG run."
-    if bb.name == "toy-class": return TOY
-    if bb.name == "toy-t2i": return TOY_T2I
+    if bb.name == "toy-class":
+        return TOY
+    if bb.name == "toy-t2i":
+        return TOY_T2I
     return SD14 if bb.name == "sd14" else Config()
 
-def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=False) -> Backbone:
+
+def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "Never mutates `bb`: works on bb.clone(), returns it with .history = the fit history DataFrame."
     return rgd.unlearn(bb, forget, retain, cfg or default_config(bb), progress=progress)
 

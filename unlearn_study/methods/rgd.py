@@ -15,30 +15,39 @@ RETAIN_PASSES = ("full", "batch")
 TRUNCATIONS = ("elementwise", "rescale", "none")
 TRAIN_METHODS = ("full", "xattn")
 
+
 @dataclass
 class Config:
     "RGD's settings; the defaults are the paper's CIFAR-10 run (`CIFAR/scripts/run_surgery.sh`)."
-    steps:int = 782               # optimiser steps (50 kimg at batch 64)
-    lr:float = 1e-5               # Adam learning rate (constant)
-    batch_size:int = 64           # forget batch; the retain set is also batched by this size
-    lam:float = 5.0               # λ: weight of the projected retain gradient δ_r
-    retain_pass:str = "full"      # "full": every retain image each step, gradients averaged (RGD); "batch": one batch (RG)
-    truncation:str = "elementwise"  # forget-loss bound: "elementwise" min(err², alpha) (CIFAR), "rescale" above m (SD), "none"
-    alpha:float = 0.1             # element-wise truncation value α
-    m:float = 1.1                 # SD threshold m: above it L_f ← L_f/‖L_f‖ (whose gradient is zero)
-    train_method:str = "full"     # "full": every U-Net parameter; "xattn": cross-attention (attn2) only, text backbones
-    grad_clip:float|None = None   # the official code does not clip
-    seed:int = 0                  # seeds the per-step batches and noise
-    log_every:int = 10
+
+    steps: int = 782  # optimiser steps (50 kimg at batch 64)
+    lr: float = 1e-5  # Adam learning rate (constant)
+    batch_size: int = 64  # forget batch; the retain set is also batched by this size
+    lam: float = 5.0  # λ: weight of the projected retain gradient δ_r
+    retain_pass: str = "full"  # "full": every retain image each step, gradients averaged (RGD); "batch": one batch (RG)
+    # forget-loss bound: "elementwise" min(err², alpha) (CIFAR), "rescale" above m (SD), "none"
+    truncation: str = "elementwise"
+    alpha: float = 0.1  # element-wise truncation value α
+    m: float = 1.1  # SD threshold m: above it L_f ← L_f/‖L_f‖ (whose gradient is zero)
+    train_method: str = "full"  # "full": every U-Net parameter; "xattn": cross-attention (attn2) only, text backbones
+    grad_clip: float | None = None  # the official code does not clip
+    seed: int = 0  # seeds the per-step batches and noise
+    log_every: int = 10
 
     def check(self):
-        check_number("steps", self.steps, lo=1, integer=True); check_number("lr", self.lr, lo=0)
-        check_number("batch_size", self.batch_size, lo=1, integer=True); check_number("lam", self.lam, lo=0)
-        check_choice("retain_pass", self.retain_pass, RETAIN_PASSES); check_choice("truncation", self.truncation, TRUNCATIONS)
-        check_number("alpha", self.alpha, lo=0); check_number("m", self.m, lo=0)
+        check_number("steps", self.steps, lo=1, integer=True)
+        check_number("lr", self.lr, lo=0)
+        check_number("batch_size", self.batch_size, lo=1, integer=True)
+        check_number("lam", self.lam, lo=0)
+        check_choice("retain_pass", self.retain_pass, RETAIN_PASSES)
+        check_choice("truncation", self.truncation, TRUNCATIONS)
+        check_number("alpha", self.alpha, lo=0)
+        check_number("m", self.m, lo=0)
         check_choice("train_method", self.train_method, TRAIN_METHODS)
-        if self.grad_clip is not None: check_number("grad_clip", self.grad_clip, lo=0)
+        if self.grad_clip is not None:
+            check_number("grad_clip", self.grad_clip, lo=0)
         return self
+
 
 SD14 = Config(steps=100, lr=1e-5, batch_size=8, lam=1.6, retain_pass="batch", truncation="rescale", m=1.1)
 
@@ -48,42 +57,60 @@ __all__ = ['RETAIN_PASSES', 'TRUNCATIONS', 'TRAIN_METHODS', 'SD14', 'TOY', 'TOY_
            'default_config']
 
 # %% ../../nbs/methods/rgd.ipynb #1ccb6095
-def _dot(a, b): return sum((x.double() * y.double()).sum() for x, y in zip(a, b))
+def _dot(a, b):
+    return sum((x.double() * y.double()).sum() for x, y in zip(a, b))
 
-def restrict(g_f:list, # the forget (ascent) direction −∇L_f, one tensor per parameter
-             g_r:list, # the retain gradient ∇L_r
-             eps:float=1e-30):
+
+def restrict(
+    g_f: list,  # the forget (ascent) direction −∇L_f, one tensor per parameter
+    g_r: list,  # the retain gradient ∇L_r
+    eps: float = 1e-30,
+):
     "PCGrad mutual projection: (δ_f, δ_r, ⟨g_f, g_r⟩) with the conflicting component of each removed."
     d = _dot(g_f, g_r)
     nf, nr = _dot(g_f, g_f), _dot(g_r, g_r)
-    cf = float(min(0.0, d / nr)) if nr > eps else 0.0     # coefficient of g_r in δ_f
-    cr = float(min(0.0, d / nf)) if nf > eps else 0.0     # coefficient of g_f in δ_r
+    cf = float(min(0.0, d / nr)) if nr > eps else 0.0  # coefficient of g_r in δ_f
+    cr = float(min(0.0, d / nf)) if nf > eps else 0.0  # coefficient of g_f in δ_r
     d_f = [a - cf * b for a, b in zip(g_f, g_r)]
     d_r = [b - cr * a for a, b in zip(g_f, g_r)]
     return d_f, d_r, float(d)
 
 # %% ../../nbs/methods/rgd.ipynb #ec3ecef1
-def _grads(params): return [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in params]
+def _grads(params):
+    return [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in params]
+
 
 def _zero(params):
-    for p in params: p.grad = None
+    for p in params:
+        p.grad = None
 
-def forget_loss(bb:Backbone, forget:ImageData, cfg:Config, gen:torch.Generator):
+
+def forget_loss(bb: Backbone, forget: ImageData, cfg: Config, gen: torch.Generator):
     "The bounded forget loss on one random forget batch: (loss to back-propagate, raw loss value)."
     x0, c = forget.random_batch(bb, cfg.batch_size, gen)
     loss = diffusion_loss(bb, x0, c, gen, truncate=cfg.alpha if cfg.truncation == "elementwise" else None)
     raw = loss.item()
     if cfg.truncation == "rescale" and raw > cfg.m:
-        loss = loss / torch.linalg.vector_norm(loss)       # as in nsfw_RGD.py: the constant 1, with zero gradient
+        loss = loss / torch.linalg.vector_norm(loss)  # as in nsfw_RGD.py: the constant 1, with zero gradient
     return loss, raw
 
-def retain_batches(retain:ImageData, cfg:Config, gen:torch.Generator):
+
+def retain_batches(retain: ImageData, cfg: Config, gen: torch.Generator):
     "Index batches for one step's retain gradient: all of `retain` (`full`) or one random batch."
-    if cfg.retain_pass == "batch": return [torch.randint(0, len(retain), (cfg.batch_size,), generator=gen)]
+    if cfg.retain_pass == "batch":
+        return [torch.randint(0, len(retain), (cfg.batch_size,), generator=gen)]
     return list(torch.arange(len(retain)).tensor_split(math.ceil(len(retain) / cfg.batch_size)))
 
-def restricted_gradients(bb:Backbone, forget:ImageData, retain:ImageData, cfg:Config, gen:torch.Generator, params:list,
-                         backward=lambda loss: loss.backward()) -> dict:
+
+def restricted_gradients(
+    bb: Backbone,
+    forget: ImageData,
+    retain: ImageData,
+    cfg: Config,
+    gen: torch.Generator,
+    params: list,
+    backward=lambda loss: loss.backward(),
+) -> dict:
     "g_f = −∇L_f and g_r = ∇L_r on `params`, and their restriction δ_f, δ_r."
     _zero(params)
     lf, lf_raw = forget_loss(bb, forget, cfg, gen)
@@ -95,56 +122,83 @@ def restricted_gradients(bb:Backbone, forget:ImageData, retain:ImageData, cfg:Co
     for idx in batches:
         x0, c = retain.batch(bb, idx)
         lr = diffusion_loss(bb, x0, c, gen)
-        backward(lr * (len(idx) / n)); lr_sum += lr.item() * len(idx) / n
+        backward(lr * (len(idx) / n))
+        lr_sum += lr.item() * len(idx) / n
     g_r = _grads(params)
     _zero(params)
     d_f, d_r, dot = restrict(g_f, g_r)
     return {"g_f": g_f, "g_r": g_r, "d_f": d_f, "d_r": d_r, "dot": dot, "forget_loss": lf_raw, "retain_loss": lr_sum}
 
 # %% ../../nbs/methods/rgd.ipynb #add91d1b
-def train_params(bb:Backbone, train_method:str) -> list:
+def train_params(bb: Backbone, train_method: str) -> list:
     "The U-Net parameters a `train_method` updates."
     check_choice("train_method", train_method, TRAIN_METHODS)
-    if train_method == "full": return list(bb.unet.parameters())
-    if bb.kind != "text": raise StudyError(f"train_method='xattn' needs a text backbone (cross-attention); {bb.name} is class-conditional: use 'full'")
+    if train_method == "full":
+        return list(bb.unet.parameters())
+    if bb.kind != "text":
+        raise StudyError(
+            f"train_method='xattn' needs a text backbone (cross-attention); {bb.name} is class-conditional: use 'full'"
+        )
     return [p for n, p in bb.unet.named_parameters() if "attn2" in n]
 
-def as_image_data(data, bb:Backbone, name:str) -> ImageData:
+
+def as_image_data(data, bb: Backbone, name: str) -> ImageData:
     "Accept an `ImageData` or a `datasets.Dataset`; check it has what the backbone conditions on."
     if not isinstance(data, ImageData):
-        if hasattr(data, "column_names"): data = ImageData.from_dataset(data)
-        else: raise StudyError(f"{name} must be an ImageData or a datasets.Dataset, got {type(data).__name__}")
-    if bb.kind == "class" and data.labels is None: raise StudyError(f"{name} needs class labels for {bb.name}")
-    if bb.kind == "text" and data.captions is None: raise StudyError(f"{name} needs captions for {bb.name}")
+        if hasattr(data, "column_names"):
+            data = ImageData.from_dataset(data)
+        else:
+            raise StudyError(f"{name} must be an ImageData or a datasets.Dataset, got {type(data).__name__}")
+    if bb.kind == "class" and data.labels is None:
+        raise StudyError(f"{name} needs class labels for {bb.name}")
+    if bb.kind == "text" and data.captions is None:
+        raise StudyError(f"{name} needs captions for {bb.name}")
     if tuple(data.images.shape[1:3]) != (bb.resolution, bb.resolution):
-        raise StudyError(f"{name} images are {tuple(data.images.shape[1:3])}, {bb.name} works at {bb.resolution}×{bb.resolution}")
+        raise StudyError(
+            f"{name} images are {tuple(data.images.shape[1:3])}, {bb.name} works at {bb.resolution}×{bb.resolution}"
+        )
     return data
 
-def check_class_sets(forget:ImageData, retain:ImageData, bb:Backbone) -> int:
+
+def check_class_sets(forget: ImageData, retain: ImageData, bb: Backbone) -> int:
     "The forget class (the one label of the forget set), checked absent from the retain set."
-    if bb.kind != "class": return -1
+    if bb.kind != "class":
+        return -1
     fc = forget.labels.unique()
-    if len(fc) != 1: raise StudyError(f"the forget set must hold one class; it holds {[bb.class_names[i] for i in fc.tolist()]}")
-    if (retain.labels == fc[0]).any(): raise StudyError(f"the retain set contains the forget class {bb.class_names[int(fc[0])]!r}")
+    if len(fc) != 1:
+        raise StudyError(f"the forget set must hold one class; it holds {[bb.class_names[i] for i in fc.tolist()]}")
+    if (retain.labels == fc[0]).any():
+        raise StudyError(f"the retain set contains the forget class {bb.class_names[int(fc[0])]!r}")
     return int(fc[0])
 
-def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=False) -> Backbone:
+
+def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "Never mutates `bb`: works on bb.clone(), returns it with .history = the fit history DataFrame."
     cfg = (cfg or default_config(bb)).check()
     forget, retain = as_image_data(forget, bb, "forget"), as_image_data(retain, bb, "retain")
     check_class_sets(forget, retain, bb)
-    train_params(bb, cfg.train_method)                     # fails early on a bad train_method
+    train_params(bb, cfg.train_method)  # fails early on a bad train_method
     out = bb.clone()
     params = train_params(out, cfg.train_method)
+
     def step_fn(step, gen, backward):
         r = restricted_gradients(out, forget, retain, cfg, gen, params, backward)
-        for p, a, b in zip(params, r["d_f"], r["d_r"]): p.grad = a + cfg.lam * b
+        for p, a, b in zip(params, r["d_f"], r["d_r"]):
+            p.grad = a + cfg.lam * b
         nf, nr = math.sqrt(float(_dot(r["g_f"], r["g_f"]))), math.sqrt(float(_dot(r["g_r"], r["g_r"])))
-        return {"forget_loss": r["forget_loss"], "retain_loss": r["retain_loss"],
-                "cos_fr": r["dot"] / (nf * nr) if nf * nr > 0 else 0.0, "conflict": float(r["dot"] < 0)}
-    fcfg = FitConfig(steps=cfg.steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed, log_every=cfg.log_every)
+        return {
+            "forget_loss": r["forget_loss"],
+            "retain_loss": r["retain_loss"],
+            "cos_fr": r["dot"] / (nf * nr) if nf * nr > 0 else 0.0,
+            "conflict": float(r["dot"] < 0),
+        }
+
+    fcfg = FitConfig(
+        steps=cfg.steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed, log_every=cfg.log_every
+    )
     hist = fit(out, step_fn, fcfg, params=params, desc=f"rgd[{cfg.retain_pass}]", progress=progress)
-    hist.attrs["config"] = asdict(cfg); hist.attrs["method"] = "rgd" if cfg.retain_pass == "full" else "rg"
+    hist.attrs["config"] = asdict(cfg)
+    hist.attrs["method"] = "rgd" if cfg.retain_pass == "full" else "rg"
     out.history = hist
     return out
 
@@ -152,8 +206,11 @@ def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=Fal
 TOY = Config(steps=40, lr=6e-5, batch_size=64)
 TOY_T2I = Config(steps=100, lr=2e-5, batch_size=8, lam=5.0, retain_pass="batch", truncation="rescale", m=1.1)
 
-def default_config(bb:Backbone) -> Config:
+
+def default_config(bb: Backbone) -> Config:
     "The toy defaults on toy backbones, the official SD run on `sd14`, else the paper's CIFAR-10 run."
-    if bb.name == "toy-class": return TOY
-    if bb.name == "toy-t2i": return TOY_T2I
+    if bb.name == "toy-class":
+        return TOY
+    if bb.name == "toy-t2i":
+        return TOY_T2I
     return SD14 if bb.name == "sd14" else Config()

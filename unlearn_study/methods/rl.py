@@ -16,20 +16,33 @@ from .graddiff import as_image_data, check_data
 
 PSEUDO = {"class": ("next", "random"), "text": ("retain", "anchor")}
 
-def forget_class(bb:Backbone, forget:ImageData) -> int:
+
+def forget_class(bb: Backbone, forget: ImageData) -> int:
     "The one class of a class backbone's forget set."
     labels = forget.labels.unique().tolist()
     if len(labels) != 1:
-        raise StudyError(f"a class forget set must hold exactly one class; it holds {[bb.class_names[i] for i in labels]}")
+        raise StudyError(
+            f"a class forget set must hold exactly one class; it holds {[bb.class_names[i] for i in labels]}"
+        )
     return int(labels[0])
 
-def pseudo_conditions(bb:Backbone, forget:ImageData, retain:ImageData, idx, generator, pseudo:str,
-                      concept:str|None=None, anchor:str|None=None):
+
+def pseudo_conditions(
+    bb: Backbone,
+    forget: ImageData,
+    retain: ImageData,
+    idx,
+    generator,
+    pseudo: str,
+    concept: str | None = None,
+    anchor: str | None = None,
+):
     "The other condition c′ for the forget samples `idx` (class indices, or prompts)."
     idx = torch.as_tensor(idx)
     if bb.kind == "class":
         cf = forget.labels[idx]
-        if pseudo == "next": return (cf + 1) % bb.num_classes
+        if pseudo == "next":
+            return (cf + 1) % bb.num_classes
         shift = torch.randint(1, bb.num_classes, (len(idx),), generator=generator)  # any class but c_f
         return (cf + shift) % bb.num_classes
     if pseudo == "retain":
@@ -38,17 +51,20 @@ def pseudo_conditions(bb:Backbone, forget:ImageData, retain:ImageData, idx, gene
     pat = re.compile(rf"\b{re.escape(concept)}\b")
     return [pat.sub(anchor, forget.captions[k]) for k in idx.tolist()]
 
-def random_label_loss(bb:Backbone, x0, cond, pseudo_cond, generator) -> torch.Tensor:
+
+def random_label_loss(bb: Backbone, x0, cond, pseudo_cond, generator) -> torch.Tensor:
     "‖ε_θ(x_t,t,c_f) − sg[ε_θ(x_t,t,c′)]‖², mean over elements; both predictions at the same x_t and t."
     dev = bb.device
     z0 = to_latents(bb, x0.to(dev), generator)
     noise = torch.randn(z0.shape, generator=generator).to(dev, z0.dtype)
     t = torch.randint(0, bb.scheduler.config.num_train_timesteps, (len(z0),), generator=generator).to(dev)
     x_t = bb.scheduler.add_noise(z0, noise, t)
-    with torch.no_grad(): target = predict_noise(bb, x_t, t, condition(bb, pseudo_cond)).float()
+    with torch.no_grad():
+        target = predict_noise(bb, x_t, t, condition(bb, pseudo_cond)).float()
     return F.mse_loss(predict_noise(bb, x_t, t, cond).float(), target)
 
-def retain_loss(bb:Backbone, x0, cond, generator, reduction:str) -> torch.Tensor:
+
+def retain_loss(bb: Backbone, x0, cond, generator, reduction: str) -> torch.Tensor:
     "The DDPM loss on a retain batch, per-element mean or (SalUn DDPM) per-sample sum."
     loss = diffusion_loss(bb, x0, cond, generator)
     return loss * math.prod(latent_shape(bb)) if reduction == "sum" else loss
@@ -61,48 +77,68 @@ __all__ = ['PSEUDO', 'SD14', 'TOY', 'forget_class', 'pseudo_conditions', 'random
 @dataclass
 class Config:
     "Random-label settings. Defaults: SalUn's DDPM `rl` on CIFAR-10 (without the saliency mask)."
-    steps:int|None = 1000          # optimiser steps; None: `epochs` passes over the forget set
-    epochs:float|None = None       # used when steps is None (SalUn SD: 5)
-    lr:float = 1e-4                # Adam learning rate (DDPM 1e-4; SD 1e-5)
-    batch_size:int = 128           # forget batch and retain batch, each (DDPM 128; SD 8)
-    alpha:float = 1e-3             # retain weight α in L_f + α·L_r (DDPM 1e-3 on a summed loss; SD 0.5 on a mean)
-    retain_reduction:str = "sum"   # "sum" over pixels per sample (SalUn DDPM) or "mean" (SalUn SD)
-    pseudo:str|None = None         # c′: class "next" | "random"; text "retain" | "anchor" (None: "next" / "retain")
-    concept:str|None = None        # text + pseudo="anchor": the concept word in the forget captions
-    anchor:str|None = None         # text + pseudo="anchor": what replaces it
-    cond_dropout:float = 0.1       # condition dropout on the retain batch (SalUn DDPM: the model's 10 %)
-    grad_clip:float|None = 1.0     # max gradient norm (DDPM 1.0; SD none)
-    seed:int = 0
 
-    def check(self, bb:Backbone|None=None):
-        if self.steps is None and self.epochs is None: raise StudyError("give steps or epochs")
-        if self.steps is not None: check_number("steps", self.steps, lo=1, integer=True)
-        if self.epochs is not None: check_number("epochs", self.epochs, lo=0)
-        check_number("lr", self.lr, lo=0); check_number("batch_size", self.batch_size, lo=1, integer=True)
-        check_number("alpha", self.alpha, lo=0); check_choice("retain_reduction", self.retain_reduction, ["sum", "mean"])
+    steps: int | None = 1000  # optimiser steps; None: `epochs` passes over the forget set
+    epochs: float | None = None  # used when steps is None (SalUn SD: 5)
+    lr: float = 1e-4  # Adam learning rate (DDPM 1e-4; SD 1e-5)
+    batch_size: int = 128  # forget batch and retain batch, each (DDPM 128; SD 8)
+    alpha: float = 1e-3  # retain weight α in L_f + α·L_r (DDPM 1e-3 on a summed loss; SD 0.5 on a mean)
+    retain_reduction: str = "sum"  # "sum" over pixels per sample (SalUn DDPM) or "mean" (SalUn SD)
+    pseudo: str | None = None  # c′: class "next" | "random"; text "retain" | "anchor" (None: "next" / "retain")
+    concept: str | None = None  # text + pseudo="anchor": the concept word in the forget captions
+    anchor: str | None = None  # text + pseudo="anchor": what replaces it
+    cond_dropout: float = 0.1  # condition dropout on the retain batch (SalUn DDPM: the model's 10 %)
+    grad_clip: float | None = 1.0  # max gradient norm (DDPM 1.0; SD none)
+    seed: int = 0
+
+    def check(self, bb: Backbone | None = None):
+        if self.steps is None and self.epochs is None:
+            raise StudyError("give steps or epochs")
+        if self.steps is not None:
+            check_number("steps", self.steps, lo=1, integer=True)
+        if self.epochs is not None:
+            check_number("epochs", self.epochs, lo=0)
+        check_number("lr", self.lr, lo=0)
+        check_number("batch_size", self.batch_size, lo=1, integer=True)
+        check_number("alpha", self.alpha, lo=0)
+        check_choice("retain_reduction", self.retain_reduction, ["sum", "mean"])
         check_number("cond_dropout", self.cond_dropout, lo=0, hi=1)
-        if self.grad_clip is not None: check_number("grad_clip", self.grad_clip, lo=1e-12)
+        if self.grad_clip is not None:
+            check_number("grad_clip", self.grad_clip, lo=1e-12)
         if bb is not None:
             pseudo = self.pseudo or PSEUDO[bb.kind][0]
             check_choice(f"pseudo (for a {bb.kind} backbone)", pseudo, PSEUDO[bb.kind])
             if pseudo == "anchor" and not (self.concept and self.anchor):
-                raise StudyError("pseudo='anchor' needs cfg.concept (the word in the forget captions) and cfg.anchor (its replacement)")
+                raise StudyError(
+                    "pseudo='anchor' needs cfg.concept (the word in the forget captions) and cfg.anchor (its replacement)"
+                )
         return self
 
-    def n_steps(self, forget:ImageData) -> int:
-        return self.steps if self.steps is not None else max(1, round(self.epochs * math.ceil(len(forget) / self.batch_size)))
+    def n_steps(self, forget: ImageData) -> int:
+        return (
+            self.steps
+            if self.steps is not None
+            else max(1, round(self.epochs * math.ceil(len(forget) / self.batch_size)))
+        )
 
-SD14 = Config(steps=None, epochs=5, lr=1e-5, batch_size=8, alpha=0.5, retain_reduction="mean", cond_dropout=0.0, grad_clip=None)
+
+SD14 = Config(
+    steps=None, epochs=5, lr=1e-5, batch_size=8, alpha=0.5, retain_reduction="mean", cond_dropout=0.0, grad_clip=None
+)
 TOY = Config(steps=50, lr=1e-4, batch_size=32, alpha=1e-3, retain_reduction="sum")
 
-def default_config(bb:Backbone) -> Config:
+
+def default_config(bb: Backbone) -> Config:
     "TOY on the toy backbones, SalUn's SD settings on sd14, its DDPM settings otherwise."
-    if bb.name.startswith("toy"): return replace(TOY)
+    if bb.name.startswith("toy"):
+        return replace(TOY)
     return replace(SD14) if bb.kind == "text" else Config()
 
-def random_label_step(model:Backbone, forget:ImageData, retain:ImageData, cfg:Config):
+
+def random_label_step(model: Backbone, forget: ImageData, retain: ImageData, cfg: Config):
     "The `fit` step of L_f + α·L_r (shared with SalUn, which adds a gradient mask)."
     pseudo = cfg.pseudo or PSEUDO[model.kind][0]
+
     def step_fn(step, gen, backward):
         xr, cr = retain.random_batch(model, cfg.batch_size, gen, cond_dropout=cfg.cond_dropout)
         lr = retain_loss(model, xr, cr, gen, cfg.retain_reduction)
@@ -112,17 +148,27 @@ def random_label_step(model:Backbone, forget:ImageData, retain:ImageData, cfg:Co
         lf = random_label_loss(model, xf, cf, pc, gen)
         backward(lf + cfg.alpha * lr)
         return {"forget_loss": lf.item(), "retain_loss": lr.item()}
+
     return step_fn
 
-def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=False) -> Backbone:
+
+def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "Random-label unlearning on a clone of `bb`."
     cfg = (cfg or default_config(bb)).check(bb)
     forget, retain = as_image_data(forget, "forget"), as_image_data(retain, "retain")
     check_data(bb, forget, retain)
-    if bb.kind == "class": forget_class(bb, forget)
+    if bb.kind == "class":
+        forget_class(bb, forget)
     model = bb.clone()
     steps = cfg.n_steps(forget)
-    fcfg = FitConfig(steps=steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed, log_every=max(1, min(25, steps)))
+    fcfg = FitConfig(
+        steps=steps,
+        lr=cfg.lr,
+        optimizer="adam",
+        grad_clip=cfg.grad_clip,
+        seed=cfg.seed,
+        log_every=max(1, min(25, steps)),
+    )
     hist = fit(model, random_label_step(model, forget, retain, cfg), fcfg, desc="rl", progress=progress)
     hist.attrs.update(config=asdict(cfg))
     model.history = hist

@@ -14,22 +14,26 @@ from ..train import ImageData, FitConfig, fit
 from .graddiff import as_image_data, check_data
 from .rl import PSEUDO, forget_class, random_label_step
 
-def top_fraction_mask(scores:dict, # parameter name -> saliency scores (any shape)
-                      ratio:float, # fraction of all entries to keep
-                     ) -> dict:
+
+def top_fraction_mask(
+    scores: dict,  # parameter name -> saliency scores (any shape)
+    ratio: float,  # fraction of all entries to keep
+) -> dict:
     "Boolean masks keeping exactly round(ratio × N) entries with the largest scores, ranked over all tensors together."
     check_number("ratio", ratio, lo=0, hi=1)
     flat = torch.cat([s.detach().flatten().float() for s in scores.values()])
-    n = flat.numel(); k = int(round(ratio * n))
+    n = flat.numel()
+    k = int(round(ratio * n))
     keep = torch.zeros(n, dtype=torch.bool, device=flat.device)
     if k > 0:
-        thr = torch.kthvalue(flat.cpu(), n - k + 1).values.to(flat.device)   # the k-th largest score
+        thr = torch.kthvalue(flat.cpu(), n - k + 1).values.to(flat.device)  # the k-th largest score
         keep = flat > thr
-        ties = (flat == thr).nonzero().flatten()[: k - int(keep.sum())]   # fill up with entries equal to it
+        ties = (flat == thr).nonzero().flatten()[: k - int(keep.sum())]  # fill up with entries equal to it
         keep[ties] = True
     out, i = {}, 0
     for name, s in scores.items():
-        out[name] = keep[i:i + s.numel()].view(s.shape); i += s.numel()
+        out[name] = keep[i : i + s.numel()].view(s.shape)
+        i += s.numel()
     return out
 
 # %% auto #0
@@ -37,15 +41,17 @@ __all__ = ['SD14', 'TOY', 'top_fraction_mask', 'batch_gradient_sum', 'saliency_s
            'Config', 'default_config', 'unlearn']
 
 # %% ../../nbs/methods/salun.ipynb #bac4ef16
-def batch_gradient_sum(bb:Backbone, data:ImageData,
-                       batch_size:int=128, # images per batch (one shuffled pass over `data`)
-                       guidance:float=3.0, # s in ε_∅ + s(ε_c − ε_∅) for the loss (1: plain conditional)
-                       grad_clip:float|None=1.0, # clip each batch's gradient norm first
-                       max_batches:int|None=None, # cap on the number of batches
-                       seed:int=0,
-                       reduction:str="mean", # the batch loss: "mean" over all entries, or "sample" (sum per sample, mean over samples)
-                       term=None, # term(g_b, n_batches) -> what is summed (default: g_b itself)
-                      ) -> dict:
+def batch_gradient_sum(
+    bb: Backbone,
+    data: ImageData,
+    batch_size: int = 128,  # images per batch (one shuffled pass over `data`)
+    guidance: float = 3.0,  # s in ε_∅ + s(ε_c − ε_∅) for the loss (1: plain conditional)
+    grad_clip: float | None = 1.0,  # clip each batch's gradient norm first
+    max_batches: int | None = None,  # cap on the number of batches
+    seed: int = 0,
+    reduction: str = "mean",  # the batch loss: "mean" over all entries, or "sample" (sum per sample, mean over samples)
+    term=None,  # term(g_b, n_batches) -> what is summed (default: g_b itself)
+) -> dict:
     "Σ_b term(g_b) over the batches of one pass, per U-Net weight; g_b the batch gradient of ‖ε − ε̃_θ(x_t, t, c)‖², clipped."
     check_choice("reduction", reduction, ["mean", "sample"])
     g = torch.Generator().manual_seed(seed)
@@ -54,9 +60,11 @@ def batch_gradient_sum(bb:Backbone, data:ImageData,
     total = [torch.zeros_like(p) for p in params]
     batches = torch.randperm(len(data), generator=g).split(batch_size)[:max_batches]
     term = term or (lambda gr, n: gr)
-    was = bb.unet.training; bb.unet.eval()
+    was = bb.unet.training
+    bb.unet.eval()
     try:
-        for p in params: p.requires_grad_(True)
+        for p in params:
+            p.requires_grad_(True)
         for idx in batches:
             x0, c = data.batch(bb, idx)
             z0 = to_latents(bb, x0.to(bb.device), g)
@@ -75,94 +83,148 @@ def batch_gradient_sum(bb:Backbone, data:ImageData,
                 norm = torch.sqrt(sum((gr.float() ** 2).sum() for gr in grads))
                 scale = min(1.0, grad_clip / (float(norm) + 1e-6))
                 grads = [gr * scale for gr in grads]
-            for tot, gr in zip(total, grads): tot.add_(term(gr, len(batches)))
+            for tot, gr in zip(total, grads):
+                tot.add_(term(gr, len(batches)))
     finally:
-        for p, r in zip(params, req): p.requires_grad_(r)
+        for p, r in zip(params, req):
+            p.requires_grad_(r)
         bb.unet.train(was)
     return dict(zip(names, total))
 
-def saliency_scores(bb:Backbone, forget:ImageData,
-                    batch_size:int=128, # forget images per batch (one pass over the forget set)
-                    guidance:float=3.0, # s in ε_∅ + s(ε_c − ε_∅) for the saliency loss (1: plain conditional)
-                    grad_clip:float|None=1.0, # clip each batch's gradient norm before summing (SalUn DDPM)
-                    max_batches:int|None=None, # cap on the number of batches
-                    seed:int=0) -> dict:
+
+def saliency_scores(
+    bb: Backbone,
+    forget: ImageData,
+    batch_size: int = 128,  # forget images per batch (one pass over the forget set)
+    guidance: float = 3.0,  # s in ε_∅ + s(ε_c − ε_∅) for the saliency loss (1: plain conditional)
+    grad_clip: float | None = 1.0,  # clip each batch's gradient norm before summing (SalUn DDPM)
+    max_batches: int | None = None,  # cap on the number of batches
+    seed: int = 0,
+) -> dict:
     "|Σ_batches ∇_θ ‖ε − ε̃_θ(x_t, t, c_f)‖²| per U-Net weight, at the current weights."
     total = batch_gradient_sum(bb, forget, batch_size, guidance, grad_clip, max_batches, seed, reduction="mean")
     return {n: tot.abs() for n, tot in total.items()}
 
-def saliency_mask(bb:Backbone, forget:ImageData, mask_ratio:float=0.5, **kw) -> dict:
+
+def saliency_mask(bb: Backbone, forget: ImageData, mask_ratio: float = 0.5, **kw) -> dict:
     "SalUn's weight-saliency mask: True for the `mask_ratio` of U-Net weights with the largest forget-loss gradient."
     return top_fraction_mask(saliency_scores(bb, forget, **kw), mask_ratio)
+
 
 def mask_gradients(params, masks):
     "A `fit` before_step hook: multiply each gradient by its mask."
     masks = list(masks)
+
     def before_step(_params):
         for p, m in zip(params, masks):
-            if p.grad is not None: p.grad.mul_(m.to(p.grad.dtype))
+            if p.grad is not None:
+                p.grad.mul_(m.to(p.grad.dtype))
+
     return before_step
 
 # %% ../../nbs/methods/salun.ipynb #c72ec831
 @dataclass
 class Config:
     "SalUn settings. Defaults: the released DDPM run on CIFAR-10 (`cifar10_saliency_unlearn.yml` + README command)."
-    steps:int|None = 1000          # optimiser steps; None: `epochs` passes over the forget set
-    epochs:float|None = None       # used when steps is None (SalUn SD: 5)
-    lr:float = 1e-4                # Adam learning rate (DDPM 1e-4; SD 1e-5)
-    batch_size:int = 128           # forget batch and retain batch, each (DDPM 128; SD 8)
-    alpha:float = 1e-3             # retain weight α (DDPM 1e-3 on a summed loss; SD 0.5 on a mean)
-    retain_reduction:str = "sum"   # "sum" over pixels per sample (SalUn DDPM) or "mean" (SalUn SD)
-    pseudo:str|None = None         # c′: class "next" | "random"; text "retain" | "anchor" (None: "next" / "retain")
-    concept:str|None = None        # text + pseudo="anchor": the concept word in the forget captions
-    anchor:str|None = None         # text + pseudo="anchor": its replacement
-    cond_dropout:float = 0.1       # condition dropout on the retain batch
-    grad_clip:float|None = 1.0     # max gradient norm (DDPM 1.0; SD none)
-    mask_ratio:float = 0.5         # fraction of U-Net weights the mask keeps (released masks: 0.5)
-    mask_guidance:float = 3.0      # guidance s of the saliency loss (DDPM cond_scale 2 → s = 3; SD 7.5 → s = 8.5)
-    mask_batch_size:int = 128      # batch size of the saliency pass (DDPM 128; SD 8)
-    mask_max_batches:int|None = None # cap on saliency batches (None: one pass over the forget set)
-    mask_grad_clip:float|None = 1.0  # per-batch gradient clip in the saliency pass (DDPM 1.0; SD none)
-    seed:int = 0
+
+    steps: int | None = 1000  # optimiser steps; None: `epochs` passes over the forget set
+    epochs: float | None = None  # used when steps is None (SalUn SD: 5)
+    lr: float = 1e-4  # Adam learning rate (DDPM 1e-4; SD 1e-5)
+    batch_size: int = 128  # forget batch and retain batch, each (DDPM 128; SD 8)
+    alpha: float = 1e-3  # retain weight α (DDPM 1e-3 on a summed loss; SD 0.5 on a mean)
+    retain_reduction: str = "sum"  # "sum" over pixels per sample (SalUn DDPM) or "mean" (SalUn SD)
+    pseudo: str | None = None  # c′: class "next" | "random"; text "retain" | "anchor" (None: "next" / "retain")
+    concept: str | None = None  # text + pseudo="anchor": the concept word in the forget captions
+    anchor: str | None = None  # text + pseudo="anchor": its replacement
+    cond_dropout: float = 0.1  # condition dropout on the retain batch
+    grad_clip: float | None = 1.0  # max gradient norm (DDPM 1.0; SD none)
+    mask_ratio: float = 0.5  # fraction of U-Net weights the mask keeps (released masks: 0.5)
+    mask_guidance: float = 3.0  # guidance s of the saliency loss (DDPM cond_scale 2 → s = 3; SD 7.5 → s = 8.5)
+    mask_batch_size: int = 128  # batch size of the saliency pass (DDPM 128; SD 8)
+    mask_max_batches: int | None = None  # cap on saliency batches (None: one pass over the forget set)
+    mask_grad_clip: float | None = 1.0  # per-batch gradient clip in the saliency pass (DDPM 1.0; SD none)
+    seed: int = 0
 
     def rl_config(self):
         from unlearn_study.methods import rl
+
         return rl.Config(**{k: getattr(self, k) for k in rl.Config.__dataclass_fields__})
 
-    def check(self, bb:Backbone|None=None):
+    def check(self, bb: Backbone | None = None):
         self.rl_config().check(bb)
-        check_number("mask_ratio", self.mask_ratio, lo=0, hi=1); check_number("mask_guidance", self.mask_guidance, lo=0)
+        check_number("mask_ratio", self.mask_ratio, lo=0, hi=1)
+        check_number("mask_guidance", self.mask_guidance, lo=0)
         check_number("mask_batch_size", self.mask_batch_size, lo=1, integer=True)
-        if self.mask_max_batches is not None: check_number("mask_max_batches", self.mask_max_batches, lo=1, integer=True)
-        if self.mask_grad_clip is not None: check_number("mask_grad_clip", self.mask_grad_clip, lo=1e-12)
+        if self.mask_max_batches is not None:
+            check_number("mask_max_batches", self.mask_max_batches, lo=1, integer=True)
+        if self.mask_grad_clip is not None:
+            check_number("mask_grad_clip", self.mask_grad_clip, lo=1e-12)
         return self
 
-SD14 = Config(steps=None, epochs=5, lr=1e-5, batch_size=8, alpha=0.5, retain_reduction="mean", cond_dropout=0.0, grad_clip=None,
-              mask_guidance=8.5, mask_batch_size=8, mask_grad_clip=None)
+
+SD14 = Config(
+    steps=None,
+    epochs=5,
+    lr=1e-5,
+    batch_size=8,
+    alpha=0.5,
+    retain_reduction="mean",
+    cond_dropout=0.0,
+    grad_clip=None,
+    mask_guidance=8.5,
+    mask_batch_size=8,
+    mask_grad_clip=None,
+)
 TOY = Config(steps=50, lr=1e-4, batch_size=32, alpha=1e-3, retain_reduction="sum", mask_batch_size=64)
 
-def default_config(bb:Backbone) -> Config:
+
+def default_config(bb: Backbone) -> Config:
     "TOY on the toy backbones, SalUn's SD settings on sd14, its DDPM settings otherwise."
-    if bb.name.startswith("toy"): return replace(TOY)
+    if bb.name.startswith("toy"):
+        return replace(TOY)
     return replace(SD14) if bb.kind == "text" else Config()
 
-def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=False) -> Backbone:
+
+def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "SalUn on a clone of `bb`: saliency mask from the forget set, then masked random-label + retain training."
     cfg = (cfg or default_config(bb)).check(bb)
     forget, retain = as_image_data(forget, "forget"), as_image_data(retain, "retain")
     check_data(bb, forget, retain)
-    if bb.kind == "class": forget_class(bb, forget)
+    if bb.kind == "class":
+        forget_class(bb, forget)
     model = bb.clone()
     t0 = time.perf_counter()
-    masks = saliency_mask(model, forget, cfg.mask_ratio, batch_size=cfg.mask_batch_size, guidance=cfg.mask_guidance,
-                          grad_clip=cfg.mask_grad_clip, max_batches=cfg.mask_max_batches, seed=cfg.seed)
+    masks = saliency_mask(
+        model,
+        forget,
+        cfg.mask_ratio,
+        batch_size=cfg.mask_batch_size,
+        guidance=cfg.mask_guidance,
+        grad_clip=cfg.mask_grad_clip,
+        max_batches=cfg.mask_max_batches,
+        seed=cfg.seed,
+    )
     mask_seconds = time.perf_counter() - t0
     rl_cfg = cfg.rl_config()
     steps = rl_cfg.n_steps(forget)
     params = [p for p in model.unet.parameters()]
-    fcfg = FitConfig(steps=steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed, log_every=max(1, min(25, steps)))
-    hist = fit(model, random_label_step(model, forget, retain, rl_cfg), fcfg, params=params,
-               before_step=mask_gradients(params, masks.values()), desc="salun", progress=progress)
+    fcfg = FitConfig(
+        steps=steps,
+        lr=cfg.lr,
+        optimizer="adam",
+        grad_clip=cfg.grad_clip,
+        seed=cfg.seed,
+        log_every=max(1, min(25, steps)),
+    )
+    hist = fit(
+        model,
+        random_label_step(model, forget, retain, rl_cfg),
+        fcfg,
+        params=params,
+        before_step=mask_gradients(params, masks.values()),
+        desc="salun",
+        progress=progress,
+    )
     kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
     hist.attrs.update(config=asdict(cfg), mask_kept=kept, mask_seconds=mask_seconds)
     model.history = hist

@@ -13,26 +13,42 @@ from ..train import ImageData, FitConfig, fit, diffusion_loss
 from .graddiff import as_image_data, check_data
 from .salun import batch_gradient_sum
 
-def fisher_diagonal(bb:Backbone, data:ImageData,
-                    batch_size:int=128, # images per batch (one pass over `data`)
-                    guidance:float=3.0, # s in ε_∅ + s(ε_c − ε_∅) (official: cond_scale 2 → s = 3)
-                    grad_clip:float|None=1.0, # clip each batch gradient before squaring (official: 1.0)
-                    max_batches:int|None=None, seed:int=0) -> dict:
-    "Diagonal empirical Fisher: the mean over batches of the squared (clipped) batch gradient of the guided loss."
-    return batch_gradient_sum(bb, data, batch_size, guidance, grad_clip, max_batches, seed, reduction="sample",
-                              term=lambda gr, n: gr.float() ** 2 / n)
 
-def fisher_mask(forget_fisher:dict, retain_fisher:dict, gamma:float=1.0) -> dict:
+def fisher_diagonal(
+    bb: Backbone,
+    data: ImageData,
+    batch_size: int = 128,  # images per batch (one pass over `data`)
+    guidance: float = 3.0,  # s in ε_∅ + s(ε_c − ε_∅) (official: cond_scale 2 → s = 3)
+    grad_clip: float | None = 1.0,  # clip each batch gradient before squaring (official: 1.0)
+    max_batches: int | None = None,
+    seed: int = 0,
+) -> dict:
+    "Diagonal empirical Fisher: the mean over batches of the squared (clipped) batch gradient of the guided loss."
+    return batch_gradient_sum(
+        bb,
+        data,
+        batch_size,
+        guidance,
+        grad_clip,
+        max_batches,
+        seed,
+        reduction="sample",
+        term=lambda gr, n: gr.float() ** 2 / n,
+    )
+
+
+def fisher_mask(forget_fisher: dict, retain_fisher: dict, gamma: float = 1.0) -> dict:
     "SFR-on's weight saliency: (F_f + 1e-15) / (F_r + 1e-15) ≥ γ."
     return {n: (forget_fisher[n] + 1e-15) / (retain_fisher[n] + 1e-15) >= gamma for n in forget_fisher}
 
-def adaptive_ascent_loss(per_sample:torch.Tensor, # per-sample forget losses ℓ_i
-                         lambd:float=0.5) -> torch.Tensor:
+
+def adaptive_ascent_loss(per_sample: torch.Tensor, lambd: float = 0.5) -> torch.Tensor:  # per-sample forget losses ℓ_i
     "Σ_i w_i ℓ_i with w_i = ℓ_i^{−λ} / Σ_j ℓ_j^{−λ} (weights detached): the adaptive loss SFR-on ascends."
     w = 1.0 / (per_sample.detach().clamp_min(0) ** lambd + 1e-8)
     return (w / w.sum() * per_sample).sum()
 
-def cosine_decay(base:float, step:int, total:int) -> float:
+
+def cosine_decay(base: float, step: int, total: int) -> float:
     "base · (1 + cos(π step / total)) / 2"
     return base * (1 + math.cos(math.pi * step / total)) / 2
 
@@ -44,50 +60,73 @@ __all__ = ['SD14', 'TOY', 'fisher_diagonal', 'fisher_mask', 'adaptive_ascent_los
 @dataclass
 class Config:
     "SFR-on settings. Defaults: the official DDPM run on CIFAR-10 (`cifar10_sfron.yml` + README command)."
-    steps:int = 150                 # iterations; each = one forget step + one retain step
-    lr:float = 1e-4                 # Adam learning rate (one optimiser for both steps)
-    batch_size:int = 128            # forget batch and retain batch, each
-    forget_alpha:float = 10.0       # β_0, the forget-loss weight
-    decay_forget_alpha:bool = True  # cosine-decay β to 0 over the run
-    remain_alpha:float = 1.0        # retain-loss weight
-    lambd:float = 0.5               # λ of the adaptive weights w_i ∝ ℓ_i^{−λ}
-    gamma:float = 1.0               # mask threshold γ on F_f / F_r (0 keeps every weight)
-    loss_reduction:str = "sum"      # per-sample losses summed over pixels (official) or "mean"
-    cond_dropout:float = 0.1        # condition dropout on the retain batch
-    grad_clip:float|None = 1.0      # max gradient norm, both steps
-    fisher_batch_size:int = 128
-    fisher_guidance:float = 3.0     # s of the Fisher loss (official cond_scale 2 → s = 3)
-    fisher_max_batches:int|None = None  # cap on Fisher batches per set (None: one pass over each)
-    seed:int = 0
+
+    steps: int = 150  # iterations; each = one forget step + one retain step
+    lr: float = 1e-4  # Adam learning rate (one optimiser for both steps)
+    batch_size: int = 128  # forget batch and retain batch, each
+    forget_alpha: float = 10.0  # β_0, the forget-loss weight
+    decay_forget_alpha: bool = True  # cosine-decay β to 0 over the run
+    remain_alpha: float = 1.0  # retain-loss weight
+    lambd: float = 0.5  # λ of the adaptive weights w_i ∝ ℓ_i^{−λ}
+    gamma: float = 1.0  # mask threshold γ on F_f / F_r (0 keeps every weight)
+    loss_reduction: str = "sum"  # per-sample losses summed over pixels (official) or "mean"
+    cond_dropout: float = 0.1  # condition dropout on the retain batch
+    grad_clip: float | None = 1.0  # max gradient norm, both steps
+    fisher_batch_size: int = 128
+    fisher_guidance: float = 3.0  # s of the Fisher loss (official cond_scale 2 → s = 3)
+    fisher_max_batches: int | None = None  # cap on Fisher batches per set (None: one pass over each)
+    seed: int = 0
 
     def check(self):
-        check_number("steps", self.steps, lo=1, integer=True); check_number("lr", self.lr, lo=0)
+        check_number("steps", self.steps, lo=1, integer=True)
+        check_number("lr", self.lr, lo=0)
         check_number("batch_size", self.batch_size, lo=1, integer=True)
-        for k in ("forget_alpha", "remain_alpha", "lambd", "gamma", "fisher_guidance"): check_number(k, getattr(self, k), lo=0)
-        check_choice("loss_reduction", self.loss_reduction, ["sum", "mean"]); check_number("cond_dropout", self.cond_dropout, lo=0, hi=1)
-        if self.grad_clip is not None: check_number("grad_clip", self.grad_clip, lo=1e-12)
+        for k in ("forget_alpha", "remain_alpha", "lambd", "gamma", "fisher_guidance"):
+            check_number(k, getattr(self, k), lo=0)
+        check_choice("loss_reduction", self.loss_reduction, ["sum", "mean"])
+        check_number("cond_dropout", self.cond_dropout, lo=0, hi=1)
+        if self.grad_clip is not None:
+            check_number("grad_clip", self.grad_clip, lo=1e-12)
         check_number("fisher_batch_size", self.fisher_batch_size, lo=1, integer=True)
-        if self.fisher_max_batches is not None: check_number("fisher_max_batches", self.fisher_max_batches, lo=1, integer=True)
+        if self.fisher_max_batches is not None:
+            check_number("fisher_max_batches", self.fisher_max_batches, lo=1, integer=True)
         return self
 
-SD14 = Config(steps=150, lr=1e-5, batch_size=8, loss_reduction="mean", cond_dropout=0.0, fisher_batch_size=8, fisher_guidance=8.5,
-              fisher_max_batches=100)
+
+SD14 = Config(
+    steps=150,
+    lr=1e-5,
+    batch_size=8,
+    loss_reduction="mean",
+    cond_dropout=0.0,
+    fisher_batch_size=8,
+    fisher_guidance=8.5,
+    fisher_max_batches=100,
+)
 TOY = Config(steps=50, lr=1e-4, batch_size=32, fisher_batch_size=64)
 
-def default_config(bb:Backbone) -> Config:
+
+def default_config(bb: Backbone) -> Config:
     "TOY on the toy backbones, our SD adaptation on sd14, the official DDPM settings otherwise."
-    if bb.name.startswith("toy"): return replace(TOY)
+    if bb.name.startswith("toy"):
+        return replace(TOY)
     return replace(SD14) if bb.kind == "text" else Config()
 
-def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=False) -> Backbone:
+
+def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "SFR-on on a clone of `bb`: Fisher-ratio mask, then alternating masked adaptive ascent (fast) and retain descent (slow)."
     cfg = (cfg or default_config(bb)).check()
     forget, retain = as_image_data(forget, "forget"), as_image_data(retain, "retain")
     check_data(bb, forget, retain)
     model = bb.clone()
     t0 = time.perf_counter()
-    kw = dict(batch_size=cfg.fisher_batch_size, guidance=cfg.fisher_guidance, grad_clip=cfg.grad_clip,
-              max_batches=cfg.fisher_max_batches, seed=cfg.seed)
+    kw = dict(
+        batch_size=cfg.fisher_batch_size,
+        guidance=cfg.fisher_guidance,
+        grad_clip=cfg.grad_clip,
+        max_batches=cfg.fisher_max_batches,
+        seed=cfg.seed,
+    )
     masks = fisher_mask(fisher_diagonal(model, forget, **kw), fisher_diagonal(model, retain, **kw), cfg.gamma)
     mask_seconds = time.perf_counter() - t0
     names, params = zip(*model.unet.named_parameters())
@@ -111,12 +150,20 @@ def unlearn(bb:Backbone, forget, retain, cfg:Config|None=None, progress:bool=Fal
         return {"retain_loss": lr.item() / scale}
 
     def before_step(_params):
-        if not phase["forget"]: return
+        if not phase["forget"]:
+            return
         for p, m in zip(params, mask_list):
-            if p.grad is not None: p.grad.mul_(m.to(p.grad.dtype))
+            if p.grad is not None:
+                p.grad.mul_(m.to(p.grad.dtype))
 
-    fcfg = FitConfig(steps=2 * cfg.steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed,
-                     log_every=max(2, min(50, 2 * cfg.steps)))
+    fcfg = FitConfig(
+        steps=2 * cfg.steps,
+        lr=cfg.lr,
+        optimizer="adam",
+        grad_clip=cfg.grad_clip,
+        seed=cfg.seed,
+        log_every=max(2, min(50, 2 * cfg.steps)),
+    )
     hist = fit(model, step_fn, fcfg, params=list(params), before_step=before_step, desc="sfron", progress=progress)
     kept = sum(int(m.sum()) for m in mask_list) / sum(m.numel() for m in mask_list)
     hist.attrs.update(config=asdict(cfg), mask_kept=kept, mask_seconds=mask_seconds)
