@@ -240,9 +240,14 @@ class RunDir:
         return p
 
     def log_metrics(self, **kw):
-        "Merge `kw` into metrics.json (rewritten atomically)."
+        "Merge `kw` into metrics.json (rewritten atomically). Only results: wall-clock times go to `log_timings`."
         self.metrics.update(kw)
         write_json(self.path / "metrics.json", self.metrics)
+
+    def log_timings(self, **kw):
+        "Merge `kw` into timings.json: seconds differ between runs, so they stay out of the byte-reproducible metrics.json."
+        self.timings = {**getattr(self, "timings", {}), **kw}
+        write_json(self.path / "timings.json", self.timings)
 
     def write_meta(self, device=None, **kw):
         "Write meta.json: environment (versions, git SHA, device, threads) plus `kw` (seeds, sampler, steps, thresholds...)."
