@@ -8,9 +8,10 @@ import contextlib, datetime, hashlib, importlib.metadata, json, os, platform, ra
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TRACKED_PACKAGES', 'StudyError', 'MissingResourceError', 'check_choice', 'check_number', 'set_seed', 'set_threads',
-           'get_device', 'atomic_write', 'write_json', 'read_json', 'config_hash', 'package_versions', 'git_sha',
-           'environment_info', 'RunDir', 'default_cache_root', 'file_lock', 'cached', 'Timer']
+__all__ = ['TRACKED_PACKAGES', 'OWNER_FILE', 'StudyError', 'MissingResourceError', 'DivergenceError', 'check_choice',
+           'check_number', 'set_seed', 'set_threads', 'get_device', 'pid_alive', 'atomic_write', 'write_json',
+           'read_json', 'config_hash', 'package_versions', 'git_sha', 'environment_info', 'remove_stale', 'RunDir',
+           'default_cache_root', 'file_lock', 'cached', 'Timer']
 
 # %% ../nbs/00_core.ipynb #578a4ab9
 class StudyError(ValueError):
@@ -19,6 +20,10 @@ class StudyError(ValueError):
 
 class MissingResourceError(StudyError, FileNotFoundError):
     "Weights or data that are not on this machine; the message says how to get them."
+
+
+class DivergenceError(StudyError, FloatingPointError):
+    "A model that diverged (non-finite loss, weights or samples) or collapsed: never scored, the run stops."
 
 
 def check_choice(
@@ -107,6 +112,24 @@ def _jsonable(o):
     return str(o)
 
 
+def _umask() -> int:
+    "The process's umask (read by setting it and putting it back)."
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def pid_alive(pid: int) -> bool:
+    "Is a process with this id running on this machine?"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, owned by someone else
+    return True
+
+
 def atomic_write(
     path,  # where the file ends up
     data: str | bytes,  # its whole content
@@ -116,6 +139,7 @@ def atomic_write(
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes the file 0600; readers expect a plain file's mode
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
             f.flush()
@@ -208,6 +232,33 @@ def environment_info(device=None) -> dict:
     return info
 
 # %% ../nbs/00_core.ipynb #388ea238
+OWNER_FILE = ".owner"  # the id of the process writing a staging or temporary folder
+
+
+def remove_stale(
+    parent: Path,  # a folder of staging/temporary folders
+    pattern: str,  # which of its entries to consider, e.g. ".tmp-*"
+) -> list:
+    "Remove the entries of `parent` whose owner process is gone (a killed or failed run); return their names."
+    removed = []
+    for p in sorted(Path(parent).glob(pattern)):
+        owner = p / OWNER_FILE
+        if not p.is_dir() or (owner.exists() and pid_alive(int(owner.read_text() or 0))):
+            continue
+        if not owner.exists() and time.time() - p.stat().st_mtime < 60:
+            continue  # just created by another process, which has not written its owner file yet
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p.name)
+    return removed
+
+
+def _remove_if_empty(folder: Path):
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty (another run is staging) or already gone
+
+
 class RunDir:
     "A run folder that appears only when the run finished; files inside are written atomically."
 
@@ -226,11 +277,18 @@ class RunDir:
                 f"run folder {self.final} already exists; pass overwrite=True (or another run_id/out_dir) to replace it"
             )
         self.overwrite = overwrite
-        self.path = Path(out_dir) / finding / ".staging" / self.run_id
+        self.staging = Path(out_dir) / finding / ".staging"
+        self.path = self.staging / self.run_id
+        try:
+            self.staging.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StudyError(f"cannot create the run folder under out_dir={str(out_dir)!r}: {e.strerror}") from None
+        remove_stale(self.staging, "*")
         if self.path.exists():
-            shutil.rmtree(self.path)  # a stale staging folder of an interrupted run
-        self.path.mkdir(parents=True)
+            shutil.rmtree(self.path)  # a staging folder of an earlier, failed run in this process
+        self.path.mkdir()
         self.metrics, self.meta = {}, {}
+        atomic_write(self.path / OWNER_FILE, str(os.getpid()))
         write_json(self.path / "config.json", config)
 
     def file(self, name: str) -> Path:
@@ -264,14 +322,17 @@ class RunDir:
             if not self.overwrite:
                 raise StudyError(f"run folder {self.final} appeared while this run was going; not overwriting it")
             shutil.rmtree(self.final)
+        (self.path / OWNER_FILE).unlink()
         os.replace(self.path, self.final)
         self.path = self.final
+        _remove_if_empty(self.staging)
         return self.final
 
     def abort(self):
         "Remove the staging folder of a failed run."
         if self.path != self.final:
             shutil.rmtree(self.path, ignore_errors=True)
+            _remove_if_empty(self.staging)
 
     def __enter__(self):
         return self
@@ -322,13 +383,16 @@ def cached(
     with file_lock(root / kind / ".locks" / final.name):
         if (final / "DONE").exists():
             return final  # another process built it while this one waited
+        remove_stale(root / kind, ".tmp-*")  # entries of killed builds
         tmp = root / kind / f".tmp-{final.name}-{os.getpid()}"
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
         try:
+            atomic_write(tmp / OWNER_FILE, str(os.getpid()))
             write_json(tmp / "cache_config.json", cfg)
             build(tmp)
+            (tmp / OWNER_FILE).unlink()
             atomic_write(tmp / "DONE", "")
             if final.exists():
                 shutil.rmtree(final)
