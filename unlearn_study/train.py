@@ -10,7 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from .core import StudyError, check_choice, check_number, write_json, read_json, atomic_write, Timer
+from unlearn_study.core import (
+    StudyError,
+    DivergenceError,
+    check_choice,
+    check_number,
+    write_json,
+    read_json,
+    atomic_write,
+    Timer,
+)
 from .backbones import Backbone, condition, null_condition, predict_noise, to_latents, from_uint8
 
 
@@ -188,12 +197,15 @@ def fit(
             opt.zero_grad(set_to_none=True)
             with acc.autocast():
                 logs = step_fn(step, step_generator(cfg.seed, step), acc.backward) or {}
+            _check_finite_logs(logs, desc, step, cfg)
             if before_step is not None:
                 before_step(params)
             if cfg.grad_clip is not None:
                 acc.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
             sched.step()
+            if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+                _check_finite_weights(params, desc, step, cfg)
             for k, v in logs.items():
                 acc_logs.setdefault(k, []).append(float(v))
             n_last += 1
@@ -218,6 +230,27 @@ def fit(
         for p in bb.unet.parameters():
             p.requires_grad_(False)
     return pd.DataFrame(hist_rows)
+
+
+def _diverged(desc: str, step: int, cfg, what: str) -> DivergenceError:
+    return DivergenceError(
+        f"{desc}: training diverged at step {step + 1} of {cfg.steps} ({what}) with lr={cfg.lr:g}; "
+        "the model is not scored. Lower the learning rate (or set grad_clip)."
+    )
+
+
+def _check_finite_logs(logs: dict, desc: str, step: int, cfg):
+    "Stop on a non-finite logged loss."
+    for k, v in logs.items():
+        if not math.isfinite(float(v)):
+            raise _diverged(desc, step, cfg, f"{k} = {float(v)}")
+
+
+def _check_finite_weights(params, desc: str, step: int, cfg):
+    "Stop on a non-finite trained weight (checked at each logging step and at the end)."
+    with torch.no_grad():
+        if not all(bool(torch.isfinite(p).all()) for p in params):
+            raise _diverged(desc, step, cfg, "non-finite weights")
 
 
 def _save_state(acc, ckpt_dir: Path, step: int, hist_rows):
