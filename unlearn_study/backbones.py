@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import torch
-from .core import StudyError, MissingResourceError, check_choice, check_number, write_json, read_json
+from unlearn_study.core import (
+    StudyError,
+    MissingResourceError,
+    DivergenceError,
+    check_choice,
+    check_number,
+    write_json,
+    read_json,
+)
 
 BACKBONES = ("toy-class", "toy-t2i", "cifar10", "sd14")
 SAMPLERS = ("ddim", "dpm")
@@ -309,7 +317,14 @@ def sample(
                     else:
                         eps = predict_noise(bb, xin, t, c).float()
                 x = sched.step(eps, t, x).prev_sample
-            out.append(to_uint8(from_latents(bb, x)))
+            pixels = from_latents(bb, x)
+            if not bool(
+                torch.isfinite(pixels).all()
+            ):  # to_uint8 would turn NaN into black images, scored as forgetting
+                raise DivergenceError(
+                    f"{bb.name}: the samples are not finite (NaN/inf): the model diverged, and is not scored"
+                )
+            out.append(to_uint8(pixels))
     finally:
         bb.unet.train(was_training)
     return np.concatenate(out) if out else np.zeros((0, bb.resolution, bb.resolution, 3), np.uint8)
@@ -391,9 +406,9 @@ def sd14_status(source: str | None = None) -> tuple[bool, str]:
 def sd14_missing_message(why: str) -> str:
     return (
         f"Stable Diffusion v1.4 weights are not available ({why}). Get them on a machine with internet: "
-        f"`hf download {SD14_HUB_ID}` (older huggingface_hub: `huggingface-cli download`) (accept the model licence on huggingface.co first), or save the "
-        "pipeline with `StableDiffusionPipeline.save_pretrained(folder)` and pass `sd_path=folder` "
-        "(or set UNLEARN_SD14=folder)."
+        f"`hf download {SD14_HUB_ID}` (older huggingface_hub: `huggingface-cli download`; accept the model licence "
+        "on huggingface.co first), or save the pipeline with `StableDiffusionPipeline.save_pretrained(folder)` and "
+        "pass `checkpoint=folder` (papermill: `-p checkpoint folder`; or set UNLEARN_SD14=folder)."
     )
 
 
