@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .core import StudyError, MissingResourceError, check_number, write_json, read_json
+from .core import StudyError, MissingResourceError, DivergenceError, check_number, write_json, read_json
 from .world import load_world_spec, sample_attributes, render
 
 ASSETS = Path(__file__).parent / "assets" if "__file__" in globals() else Path("../unlearn_study/assets")
@@ -77,7 +77,7 @@ def world_heads(spec=None) -> dict:
 # %% auto #0
 __all__ = ['ASSETS', 'CIFAR10_JUDGE', 'Judge', 'world_heads', 'train_judge', 'save_judge', 'load_judge', 'class_judge_accuracy',
            'train_class_judge', 'load_cifar10_judge', 'UA', 'RA', 'concept_rate', 'AR_DiMRA', 'prompt_alignment',
-           'eval_class_model', 'eval_prompts', 'concept_prompts', 'eval_concept']
+           'check_not_collapsed', 'eval_class_model', 'eval_prompts', 'concept_prompts', 'eval_concept']
 
 # %% ../nbs/01e_metrics.ipynb #8c89d8a8
 def train_judge(
@@ -361,6 +361,21 @@ def prompt_alignment(
     return {**per, "alignment": float(np.mean(list(per.values())))}
 
 # %% ../nbs/01e_metrics.ipynb #5a1fac49
+def check_not_collapsed(
+    images: np.ndarray,  # uint8 N×H×W×3 samples of conditions the model should still draw (retain classes/prompts)
+    who: str = "the model",
+) -> np.ndarray:
+    "Refuse to score a collapsed model: one whose every retain sample is a flat image, or the same image."
+    if len(images) == 0:
+        return images
+    flat = (np.ptp(images.reshape(len(images), -1).astype(np.int16), axis=1) <= 2).all()
+    same = len(images) > 1 and (np.abs(images.astype(np.int16) - images[:1]) <= 2).all()
+    if flat or same:
+        what = "a flat colour" if flat else "the same image"
+        raise DivergenceError(f"{who} collapsed: all {len(images)} retain samples are {what}; it is not scored")
+    return images
+
+
 def eval_class_model(
     bb,
     judge: Judge,
@@ -379,6 +394,7 @@ def eval_class_model(
     cond = [c for c in classes for _ in range(n_per_class)]
     seeds = [seed * 1_000_003 + i for i in range(len(cond))]
     imgs = sample(bb, cond, seeds=seeds, steps=steps, guidance=guidance)
+    check_not_collapsed(imgs[np.array(cond) != forget] if len(set(classes) - {forget}) else imgs, bb.name)
     pred = judge.predict(imgs)
     per_class = {c: RA(pred[np.array(cond) == c], [c] * n_per_class) for c in classes}
     out = {
@@ -435,6 +451,7 @@ def eval_concept(bb, judge: Judge, concept: str, n: int = 100, seed: int = 0, st
     attr = concept_attribute(concept)
     f = eval_prompts(bb, judge, concept_prompts(concept, n, seed, True), seed=seed, steps=steps, guidance=guidance)
     r = eval_prompts(bb, judge, concept_prompts(concept, n, seed, False), seed=seed, steps=steps, guidance=guidance)
+    check_not_collapsed(r["images"], bb.name)  # a blank image for the erased concept is fine; for the others it is not
     return {
         "concept_rate": concept_rate(f["pred"], concept, attr),
         "retain_alignment": r["alignment"],
