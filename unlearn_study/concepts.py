@@ -11,15 +11,16 @@ from .core import StudyError, MissingResourceError, check_choice, check_number, 
 
 DATA = (Path(__file__).parent / "data" if "__file__" in globals() else Path("../unlearn_study/data")).resolve()
 PROMPTS = DATA / "prompts"
-CONCEPT_COLUMNS = ("concept", "world", "kind", "anchor", "forget_prompts", "retain_prompts", "description")
+CONCEPT_COLUMNS = ("concept", "world", "kind", "anchor", "words", "forget_prompts", "retain_prompts", "description")
 WORLDS = ("toy", "real")
 PROMPT_COLUMNS = ("prompt", "evaluation_seed", "case_number")
 
 # %% auto #0
 __all__ = ['DATA', 'PROMPTS', 'CONCEPT_COLUMNS', 'WORLDS', 'PROMPT_COLUMNS', 'prompt_sets', 'find_prompt_file', 'concept_key',
-           'read_concept_table', 'load_concepts', 'add_concepts', 'reset_concepts', 'get_concept', 'toy_concepts',
-           'real_concepts', 'check_prompts', 'load_prompts', 'save_prompts', 'load_templates', 'make_nudity_prompts',
-           'make_concept_prompts', 'make_others_prompts', 'shipped_prompt_sets', 'write_prompt_sets', 'pair_twins']
+           'read_concept_table', 'load_concepts', 'add_concepts', 'reset_concepts', 'get_concept', 'concept_words',
+           'toy_concepts', 'real_concepts', 'check_prompts', 'load_prompts', 'save_prompts', 'load_templates',
+           'make_nudity_prompts', 'make_concept_prompts', 'make_others_prompts', 'shipped_prompt_sets',
+           'write_prompt_sets', 'pair_twins']
 
 # %% ../nbs/01a_concepts.ipynb #42b7c580
 def prompt_sets() -> list[str]:
@@ -64,7 +65,7 @@ def read_concept_table(path) -> pd.DataFrame:
     if missing:
         raise StudyError(
             f"concept table {path} lacks column(s) {', '.join(missing)}; a concept table has columns "
-            f"{', '.join(CONCEPT_COLUMNS)} (the last three may be empty)"
+            f"{', '.join(CONCEPT_COLUMNS)} (words, forget_prompts, retain_prompts and description may be empty)"
         )
     for c in CONCEPT_COLUMNS:
         if c not in df.columns:
@@ -145,6 +146,21 @@ def get_concept(
             f"Add your own with add_concepts('my_concepts.csv') (columns: {', '.join(CONCEPT_COLUMNS)})."
         )
     return {k: (v if v != "" else None) for k, v in hit.iloc[0].to_dict().items()}
+
+
+def concept_words(
+    name: str,  # the concept as a user types it ('nudity', 'Van Gogh', 'star')
+    concepts_path=None,  # extra concept table(s), see `load_concepts`
+    missing_ok: bool = False,  # True: a name the table lacks is its own single word (a user's free-form concept)
+) -> list[str]:
+    "The words that stand for the concept in prompts (its `words` column split on ';'; the name when that is empty)."
+    if missing_ok and isinstance(name, str):
+        df = load_concepts(concepts_path)
+        if not (df.concept.map(concept_key) == concept_key(name)).any():
+            return [name.strip()]
+    row = get_concept(name, concepts_path)
+    words = [w.strip() for w in (row["words"] or "").split(";") if w.strip()]
+    return words or [row["concept"]]
 
 
 def _by_world(world, kind, concepts_path):
