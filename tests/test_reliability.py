@@ -1,0 +1,67 @@
+"""Runs that cannot lie or litter: a diverged model stops the run with a clear error instead of being scored, and a
+run killed mid-way (SIGKILL: no cleanup code runs) leaves nothing that the next run keeps."""
+import dataclasses, json, os, signal, subprocess, sys, time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from unlearn_study.core import DivergenceError
+from unlearn_study.backbones import load_backbone
+from unlearn_study.world import make_split
+from unlearn_study.train import ImageData
+from unlearn_study.methods.registry import run_method
+from unlearn_study.attacks import dimra
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPERMILL = str(Path(sys.executable).with_name("papermill"))
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return load_backbone("toy-class"), make_split("star", 16, 18, 9)
+
+
+def test_unlearning_at_lr_1e3_diverges_and_is_not_scored(toy):
+    "GradDiff at lr = 1e3 turned every weight non-finite and was scored UA 1.00 (black images); now it stops."
+    bb, sp = toy
+    with pytest.raises(DivergenceError, match=r"graddiff: training diverged at step \d+ of 30 .* lr=1000"):
+        run_method("graddiff", bb, sp["forget"], sp["retain"], lr=1e3, steps=30)
+
+
+def test_dimra_attack_at_lr_1e3_diverges_and_is_not_scored(toy):
+    bb, sp = toy
+    cfg = dataclasses.replace(dimra.default_config(bb), lr=1e3, steps=30)
+    with pytest.raises(DivergenceError, match=r"training diverged at step \d+ of 30 .* lr=1000"):
+        dimra.dimra(bb, ImageData.from_dataset(sp["aux"]), "star", cfg)
+
+
+def _papermill(out_nb, out_dir, env):
+    cmd = [PAPERMILL, str(ROOT / "nbs" / "03_dimra.ipynb"), str(out_nb), "--cwd", str(ROOT), "-k", "python3",
+           "-p", "scale", "smoke", "-p", "out_dir", str(out_dir), "-p", "forget_class", "ring"]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)   # its own process group: the kernel is killed with it
+
+
+def test_killed_run_leaves_nothing_behind(tmp_path):
+    "SIGKILL a smoke run while it builds a cached model, rerun it: it completes and no staging/temporary folder remains."
+    cache, out = tmp_path / "cache", tmp_path / "runs"
+    env = {**os.environ, "UNLEARN_CACHE": str(cache)}
+    p = _papermill(tmp_path / "killed.ipynb", out, env)
+    t0 = time.time()
+    while not list(cache.glob("*/.tmp-*")) and time.time() - t0 < 600 and p.poll() is None:
+        time.sleep(0.5)   # wait until an unlearned model is being built into the cache
+    assert p.poll() is None, "the run ended before it could be killed: " + p.stderr.read()[-2000:]
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    litter = list(cache.glob("*/.tmp-*")) + list((out / "dimra" / ".staging").glob("*"))
+    assert litter, "the kill should have left a temporary cache entry and a staging folder"
+
+    p2 = _papermill(tmp_path / "rerun.ipynb", out, env)
+    _, err = p2.communicate(timeout=1500)
+    assert p2.returncode == 0, err[-3000:]
+    runs = [d for d in (out / "dimra").iterdir()]
+    assert len(runs) == 1 and not runs[0].name.startswith("."), runs   # the run folder, and no .staging
+    assert json.loads((runs[0] / "metrics.json").read_text())["finding"]
+    assert not list(cache.glob("*/.tmp-*")), list(cache.glob("*/.tmp-*"))
+    assert not [f for f in runs[0].rglob("*") if f.name in (".owner",) or f.name.endswith(".tmp")]
