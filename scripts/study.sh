@@ -2,15 +2,13 @@
 # Create/refresh the environment, then run the study: the three finding notebooks, executed by papermill
 # at `-p scale default`, each saved to reports/ as an executed .ipynb plus an HTML rendering.
 #
-#   bash scripts/study.sh                           # all finding notebooks present
+#   bash scripts/study.sh                           # the three finding notebooks
 #   bash scripts/study.sh -y "seeds: [0, 1, 2]"    # extra arguments go to every papermill call (-p k v, -y yaml)
 #   SCALE=smoke bash scripts/study.sh               # a quick pass;  REPORTS=out bash scripts/study.sh
 #
-# Runs every finding notebook that exists (nbs/02_resurgence, 03_dimra, 04_rgd), from nbs/ as Jupyter would.
-# While none exists yet, it runs the pretraining/sampling demo nbs/05_pretrain.ipynb at `-p scale smoke`
-# instead (checkpoints to runs/05_pretrain-smoke, not the package's assets), and fails clearly if that is
-# missing too. A failing notebook does not stop the others; the exit status is 1 if any failed (its
-# executed copy, with the traceback, is still written).
+# Runs the three finding notebooks (nbs/02_resurgence, 03_dimra, 04_rgd) from nbs/, as Jupyter would; a missing one
+# stops the script before anything runs. A failing notebook does not stop the others; the exit status is 1 if any
+# failed (its executed copy, with the traceback, is still written).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
@@ -22,19 +20,10 @@ REPORTS=${REPORTS:-reports}
 SCALE=${SCALE:-default}
 
 FINDINGS=(nbs/02_resurgence.ipynb nbs/03_dimra.ipynb nbs/04_rgd.ipynb)
-FALLBACK=nbs/05_pretrain.ipynb
-todo=(); extra=(); for nb in "${FINDINGS[@]}"; do [ -f "$nb" ] && todo+=("$nb"); done
-if [ ${#todo[@]} -eq 0 ]; then
-  if [ -f "$FALLBACK" ]; then
-    echo "== none of ${FINDINGS[*]} exists yet: running the pretraining/sampling demo $FALLBACK at scale=smoke"
-    todo=("$FALLBACK"); SCALE=smoke
-    # its default out_dir is the package's shipped-checkpoint folder: keep smoke checkpoints out of it
-    extra=(-p out_dir "$(pwd)/runs/05_pretrain-smoke")
-  else
-    echo "study.sh: nothing to run: none of ${FINDINGS[*]} $FALLBACK exists in $(pwd)/nbs" >&2
-    exit 2
-  fi
-fi
+todo=("${FINDINGS[@]}")
+for nb in "${todo[@]}"; do
+  [ -f "$nb" ] || { echo "study.sh: $nb is missing from $(pwd)" >&2; exit 2; }
+done
 
 mkdir -p "$REPORTS"
 # This host's speed (a few toy-class training steps, 1 thread, before anything else runs), so that the run's timing
@@ -53,12 +42,11 @@ JOBS=${JOBS:-${#todo[@]}}
 failed=()
 t0=$SECONDS
 run_one() {
-  local nb=$1 name out t extra=()
+  local nb=$1 name out t
   shift   # the rest are the caller's papermill arguments
   name=$(basename "$nb" .ipynb); out="$REPORTS/$name.ipynb"; t=$SECONDS
-  [ "$nb" = "$FALLBACK" ] && extra=(-p out_dir ../runs/05_pretrain-smoke) || extra=(-p out_dir ../runs)
   echo "== $nb -> $out (scale=$SCALE, $(date +%H:%M:%S))"
-  if papermill "$nb" "$out" -k python3 --cwd nbs --log-level WARNING -p scale "$SCALE" "${extra[@]}" "$@" > "$REPORTS/$name.log" 2>&1; then
+  if papermill "$nb" "$out" -k python3 --cwd nbs --log-level WARNING -p scale "$SCALE" -p out_dir ../runs "$@" > "$REPORTS/$name.log" 2>&1; then
     echo "== $name finished in $((SECONDS-t)) s"; rc=0
   else
     echo "== $name FAILED after $((SECONDS-t)) s (traceback in $out and $REPORTS/$name.log)" >&2; rc=1

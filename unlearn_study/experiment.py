@@ -4,7 +4,7 @@
 
 # %% ../nbs/01g_experiment.ipynb #c679d466
 from __future__ import annotations
-import dataclasses, hashlib, json
+import copy, dataclasses, hashlib, json, math
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -34,8 +34,9 @@ def as_list(x) -> list:
     return [s.strip() for s in x.split(",") if s.strip()] if isinstance(x, str) else list(x)
 
 # %% auto #0
-__all__ = ['SCALES', 'check_seeds', 'as_list', 'fingerprint', 'cached_model', 'method_key', 'with_concepts', 'toy_concept_key',
-           'class_split', 'summarise', 'fmt', 'save_figure', 'save_grid']
+__all__ = ['SCALES', 'PAPER_BACKBONE', 'check_seeds', 'as_list', 'fingerprint', 'cached_model', 'method_key', 'with_concepts',
+           'toy_concept_key', 'run_config', 'class_split', 'summarise', 'fmt', 'se_rate', 'diff_se', 'save_figure',
+           'save_grid']
 
 # %% ../nbs/01g_experiment.ipynb #e028ba06
 def fingerprint(bb: Backbone) -> str:
@@ -92,6 +93,46 @@ def with_concepts(cfg, concepts: list[str]):
 def toy_concept_key(concept: str, n_forget: int, n_retain: int, seed: int) -> dict:
     "The data part of an erased toy-t2i model's cache key, for `world.make_split(concept, n_forget, n_retain, seed=seed)`: 02 and 04 share it, and so their erased models."
     return {"concept": concept, "n": [n_forget, n_retain], "split_seed": seed}
+
+# %% ../nbs/01g_experiment.ipynb #184ececc
+PAPER_BACKBONE = {"toy-class": "cifar10", "toy-t2i": "sd14"}  # whose settings `scale="paper"` uses on a toy backbone
+
+
+def run_config(
+    method: str,  # a name from `methods.registry.METHODS`
+    bb,  # the base model (a `Backbone`: its `name` and `kind` choose the defaults)
+    scale: str,  # "smoke", "default" or "paper"
+    seed: int | None = None,  # set where the method has a `seed`
+    concepts: list | None = None,  # text backbones: the concept(s) to erase (their anchors from the concept table)
+    steps: int | None = None,  # the preset's step count (None: the method's own), where the method has `steps`
+    overrides: dict | None = None,  # the preset's per-method settings, {method: {field: value}}, where the field exists
+    **settings,  # explicit settings (the method must have each)
+):
+    "The configuration of `method` for one run of a finding notebook."
+    import types
+    from unlearn_study.methods.registry import get_method
+
+    check_choice("scale", scale, SCALES)
+    mod = get_method(method)
+    target = bb
+    if scale == "paper" and bb.name in PAPER_BACKBONE:
+        target = types.SimpleNamespace(name=PAPER_BACKBONE[bb.name], kind=bb.kind)
+    cfg = copy.deepcopy(mod.default_config(target))
+    names = {f.name for f in dataclasses.fields(cfg)}
+    bad = set(settings) - names
+    if bad:
+        raise StudyError(f"{method} has no setting {sorted(bad)}; its settings: {', '.join(sorted(names))}")
+    if bb.kind == "text" and concepts:
+        cfg = with_concepts(cfg, list(concepts))
+    want = {"seed": seed} if seed is not None else {}
+    if steps is not None:
+        want["steps"] = steps
+    preset = dict((overrides or {}).get(method, {}))
+    if not bb.name.startswith("toy"):
+        preset.pop("n_world", None)  # the toy world's images: a real backbone retrains on the retain set
+    want.update(preset)
+    want = {k: v for k, v in want.items() if k in names}
+    return dataclasses.replace(cfg, **want, **settings)
 
 # %% ../nbs/01g_experiment.ipynb #d4e75105
 def class_split(
@@ -180,6 +221,27 @@ def fmt(mean, sd=None, n=None) -> str:
     if n is not None:
         s += f" (n={n})"
     return s
+
+# %% ../nbs/01g_experiment.ipynb #51cad12b
+def se_rate(p: float, n: int) -> float:
+    "Binomial standard error of a rate p measured on n samples."
+    return math.sqrt(max(p * (1 - p), 1e-12) / max(n, 1))
+
+
+def diff_se(
+    a_sd: float,  # the spread (sd over seeds) of the first mean
+    b_sd: float,  # ... of the second
+    n_seeds: int,  # seeds behind each mean
+    a_p: float | None = None,  # for rates: the first mean (its sampling noise floors its error); None: not a rate
+    b_p: float | None = None,
+    n_samples: int | None = None,  # samples per seed behind each rate
+) -> float:
+    "Standard error of a difference of two means over n_seeds seeds (floored by the sampling noise of the rates)."
+    ses = []
+    for sd, p in ((a_sd, a_p), (b_sd, b_p)):
+        floor = se_rate(p, n_samples * n_seeds) ** 2 if p is not None else 0.0
+        ses.append(max(sd**2 / n_seeds, floor))
+    return math.sqrt(sum(ses))
 
 # %% ../nbs/01g_experiment.ipynb #3bada7b7
 def save_figure(run, fig, name: str) -> Path:
