@@ -66,11 +66,13 @@ class Backbone:
         return Backbone(**{**self.__dict__, "unet": copy.deepcopy(self.unet), "history": None})
 
 # %% auto #0
-__all__ = ['BACKBONES', 'SAMPLERS', 'ASSETS', 'SD14_HUB_ID', 'CIFAR10_CLASSES', 'Backbone', 'build_toy_class', 'load_minilm',
-           'build_toy_t2i', 'encode_text', 'condition', 'null_condition', 'predict_noise', 'to_latents', 'from_latents',
-           'latent_shape', 'to_uint8', 'from_uint8', 'make_sampler', 'initial_noise', 'sample', 'save_backbone',
-           'load_checkpoint', 'sd14_status', 'sd14_missing_message', 'load_sd14', 'save_tiny_sd', 'build_cifar10',
-           'load_cifar10_data', 'resolve_backbone', 'load_backbone', 'ToyT2IPipeline', 'as_pipeline', 'from_pipeline']
+__all__ = ['BACKBONES', 'SAMPLERS', 'ASSETS', 'SD14_HUB_ID', 'CIFAR10_CLASSES', 'SD14_UNET', 'SD14_VAE', 'SD14_TEXT',
+           'SD14_SCHEDULER', 'TWIN_SIZES', 'Backbone', 'build_toy_class', 'load_minilm', 'build_toy_t2i', 'encode_text',
+           'condition', 'null_condition', 'predict_noise', 'to_latents', 'from_latents', 'latent_shape', 'to_uint8',
+           'from_uint8', 'make_sampler', 'initial_noise', 'sample', 'save_backbone', 'load_checkpoint', 'sd14_status',
+           'sd14_missing_message', 'load_sd14', 'save_tiny_sd', 'build_cifar10', 'load_cifar10_data',
+           'resolve_backbone', 'load_backbone', 'clip_tokenizer', 'save_sd14_twin', 'ToyT2IPipeline', 'as_pipeline',
+           'from_pipeline']
 
 # %% ../nbs/01c_backbones.ipynb #2a2451f2
 def _ddpm_schedule():
@@ -590,6 +592,132 @@ def load_backbone(
     if bb.name != name:
         raise StudyError(f"checkpoint at {path} is a {bb.name!r} model, not {name!r}")
     return bb
+
+# %% ../nbs/01c_backbones.ipynb #50518d04
+SD14_UNET = dict(  # CompVis/stable-diffusion-v1-4 unet/config.json
+    sample_size=64,
+    in_channels=4,
+    out_channels=4,
+    layers_per_block=2,
+    block_out_channels=(320, 640, 1280, 1280),
+    down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+    up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+    cross_attention_dim=768,
+    attention_head_dim=8,
+    norm_num_groups=32,
+    norm_eps=1e-5,
+    act_fn="silu",
+    downsample_padding=1,
+    flip_sin_to_cos=True,
+    freq_shift=0,
+    mid_block_scale_factor=1,
+)
+SD14_VAE = dict(  # vae/config.json
+    in_channels=3,
+    out_channels=3,
+    latent_channels=4,
+    block_out_channels=(128, 256, 512, 512),
+    layers_per_block=2,
+    down_block_types=("DownEncoderBlock2D",) * 4,
+    up_block_types=("UpDecoderBlock2D",) * 4,
+    norm_num_groups=32,
+    act_fn="silu",
+    sample_size=512,
+)
+SD14_TEXT = dict(  # text_encoder/config.json: the text tower of openai/clip-vit-large-patch14
+    vocab_size=49408,
+    hidden_size=768,
+    intermediate_size=3072,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    max_position_embeddings=77,
+    hidden_act="quick_gelu",
+    projection_dim=768,
+    bos_token_id=0,
+    eos_token_id=2,
+    pad_token_id=1,
+)
+SD14_SCHEDULER = dict(  # scheduler/scheduler_config.json (PNDMScheduler)
+    num_train_timesteps=1000,
+    beta_start=0.00085,
+    beta_end=0.012,
+    beta_schedule="scaled_linear",
+    clip_sample=False,
+    set_alpha_to_one=False,
+    skip_prk_steps=True,
+    steps_offset=1,
+)
+TWIN_SIZES = ("tiny", "full")
+# tiny: the same classes, small widths (a 16-pixel image, 8×8 latents)
+_TINY = dict(
+    unet=dict(
+        sample_size=8,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=16,
+    ),
+    vae=dict(
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        norm_num_groups=16,
+        sample_size=16,
+    ),
+    text=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, projection_dim=32),
+)
+
+
+def clip_tokenizer(folder=None):  # where to write vocab.json and merges.txt (default: a temporary folder)
+    "CLIP's tokenizer as a `transformers.CLIPTokenizer`, built from the BPE vocabulary open-clip-torch ships."
+    import gzip, json as _json, tempfile
+    from open_clip.tokenizer import bytes_to_unicode, default_bpe
+    from transformers import CLIPTokenizer
+
+    folder = Path(folder or tempfile.mkdtemp(prefix="clip-tokenizer-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    merges = gzip.open(default_bpe()).read().decode("utf-8").split("\n")[1 : 49152 - 256 - 2 + 1]
+    units = list(bytes_to_unicode().values())
+    vocab = units + [u + "</w>" for u in units] + ["".join(m.split()) for m in merges]
+    vocab += ["<|startoftext|>", "<|endoftext|>"]  # ids 49406 and 49407, as in CLIP
+    (folder / "vocab.json").write_text(_json.dumps({t: i for i, t in enumerate(vocab)}, ensure_ascii=False))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    return CLIPTokenizer(
+        str(folder / "vocab.json"),
+        str(folder / "merges.txt"),
+        model_max_length=77,
+        pad_token="<|endoftext|>",  # SD v1.4's tokenizer pads with the end token
+    )
+
+
+def save_sd14_twin(
+    path,  # the folder to write (diffusers format)
+    size: str = "tiny",  # "tiny" (tests) or "full" (SD v1.4's published widths; ~1.1 B parameters)
+    seed: int = 0,
+    dtype=torch.float32,  # torch.float16 halves the folder (5.1 GB -> 2.6 GB at full size)
+) -> Path:
+    "Save SD v1.4's architecture with random weights and CLIP's real tokenizer, as a user's local SD folder."
+    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    check_choice("size", size, TWIN_SIZES)
+    small = _TINY if size == "tiny" else {"unet": {}, "vae": {}, "text": {}}
+    torch.manual_seed(seed)
+    pipe = StableDiffusionPipeline(
+        vae=AutoencoderKL(**{**SD14_VAE, **small["vae"]}),
+        text_encoder=CLIPTextModel(CLIPTextConfig(**{**SD14_TEXT, **small["text"]})),
+        tokenizer=clip_tokenizer(),
+        unet=UNet2DConditionModel(**{**SD14_UNET, **small["unet"]}),
+        scheduler=PNDMScheduler.from_config(SD14_SCHEDULER),  # keys PNDM does not use are ignored
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.to(dtype=dtype).save_pretrained(path)
+    return Path(path)
 
 # %% ../nbs/01c_backbones.ipynb #2d0df42b
 from diffusers import DiffusionPipeline, ImagePipelineOutput, SchedulerMixin, UNet2DConditionModel
