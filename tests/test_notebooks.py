@@ -1,6 +1,6 @@
 """The experiment notebooks run end to end through papermill at `smoke` scale, write a complete run folder,
 and stop at once -- with a clear error and a non-zero exit -- when asked for weights this machine does not have."""
-import json, subprocess, sys, time
+import json, os, subprocess, sys, time
 from pathlib import Path
 import pytest
 
@@ -94,3 +94,65 @@ def test_pretrain_ships_an_oracle_that_the_study_finds(tmp_path):
     assert oracle is not None and oracle.history.attrs["shipped"]["recipe"]["steps"] == 30 and len(oracle.history) > 0
     assert retrain.shipped_oracle(base, "star", root=out/"oracles") is None      # not the full recipe
     assert not any(p.name.endswith(".tmp") for p in (out/"oracles").iterdir())
+
+
+def save_tiny_clip(path):
+    "A tiny random CLIP (2 layers, 32-d, byte-level vocabulary) in CLIPModel's format, as in 01f_evaluators' test."
+    import torch
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer, CLIPImageProcessor, CLIPProcessor
+    chars = sorted(ByteLevel.alphabet())
+    vocab = {c: i for i, c in enumerate(chars)} | {c + "</w>": len(chars) + i for i, c in enumerate(chars)}
+    vocab |= {"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1}
+    tok = CLIPTokenizer(vocab=vocab, merges=[])
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2)
+    cfg = CLIPConfig(
+        text_config=dict(vocab_size=len(vocab), max_position_embeddings=77, bos_token_id=len(vocab) - 2,
+                         eos_token_id=len(vocab) - 1, pad_token_id=len(vocab) - 1, **small),
+        vision_config=dict(image_size=32, patch_size=8, **small), projection_dim=16)
+    torch.manual_seed(0)
+    CLIPModel(cfg).save_pretrained(path)
+    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=processor, tokenizer=tok).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_sd14(tmp_path_factory):
+    "A tiny random Stable Diffusion folder (the `sd14` code path without a download) and a tiny CLIP."
+    from unlearn_study.backbones import save_tiny_sd
+    d = tmp_path_factory.mktemp("sd14")
+    return save_tiny_sd(d/"tiny-sd"), save_tiny_clip(d/"tiny-clip")
+
+
+def test_sd14_without_clip_fails_before_work(tmp_path, tiny_sd14):
+    "Every sd14 run needs CLIP for retain alignment, nudity included: without its weights 02 stops before any work."
+    sd, _ = tiny_sd14
+    out = tmp_path/"runs"
+    env = {**os.environ, "UNLEARN_CLIP": str(tmp_path/"no-clip-here")}
+    cmd = [PAPERMILL, str(NBS/"02_resurgence.ipynb"), str(tmp_path/"out.ipynb"), "--cwd", str(ROOT), "-k", "python3",
+           "-p", "concept", "nudity", "-p", "checkpoint", str(sd), "-p", "scale", "smoke", "-p", "out_dir", str(out)]
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert p.returncode != 0
+    assert "UNLEARN_CLIP" in p.stderr + p.stdout and "no-clip-here" in p.stderr + p.stdout
+    assert time.time() - t0 < 120
+    assert not out.exists() or not any(out.rglob("*.json")), "no run folder may be started"
+
+
+def test_sd14_measure_gives_numbers(tmp_path, tiny_sd14, monkeypatch):
+    "On sd14, 02's measurement is numbers (CLIP's `alignment`, not clip_score's dict): the erasure table formats them."
+    from unlearn_study.findings import resurgence_setup, resurgence_measure, resurgence_erase_all
+    sd, clip = tiny_sd14
+    monkeypatch.setenv("UNLEARN_CLIP", str(clip))
+    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path/"cache"))
+    st = resurgence_setup("nudity", checkpoint=str(sd), methods="", scale="smoke", seeds=[0], out_dir=tmp_path/"runs")
+    r = resurgence_measure(st, st.base, 0, 2)
+    assert set(r) == {"concept_rate", "retain_alignment"}
+    assert all(isinstance(v, float) for v in r.values()), r
+    assert -1 <= r["retain_alignment"] <= 1 and 0 <= r["concept_rate"] <= 1
+    f"{r['concept_rate']:.2f} {r['retain_alignment']:.2f}"  # the report's format
+    er, er_sum = resurgence_erase_all(st)
+    assert er_sum.columns.tolist() == ["method", "concept_rate_mean", "retain_alignment_mean", "concept_rate_sd",
+                                       "retain_alignment_sd", "n"]
+    assert -1 <= er_sum.retain_alignment_mean.iloc[0] <= 1
