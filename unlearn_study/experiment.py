@@ -91,7 +91,8 @@ def with_concepts(cfg, concepts: list[str]):
 
 
 def toy_concept_key(concept: str, n_forget: int, n_retain: int, seed: int) -> dict:
-    "The data part of an erased toy-t2i model's cache key, for `world.make_split(concept, n_forget, n_retain, seed=seed)`: 02 and 04 share it, and so their erased models."
+    """The data part of an erased toy-t2i model's cache key, for `world.make_split(concept, n_forget, n_retain,
+    seed=seed)`: 02 and 04 share it, and so their erased models."""
     return {"concept": concept, "n": [n_forget, n_retain], "split_seed": seed}
 
 # %% ../nbs/01g_experiment.ipynb #184ececc
@@ -145,7 +146,8 @@ def class_split(
     seed: int = 0,
     retain_classes: list | None = None,  # classes the retain set is balanced over (None: every class but `forget`)
 ):
-    "A `datasets.DatasetDict` with `forget`, `retain` and `aux` splits drawn from a labelled image dataset (same layout as `world.make_split`)."
+    """A `datasets.DatasetDict` with `forget`, `retain` and `aux` splits drawn from a labelled image dataset (same
+    layout as `world.make_split`)."""
     import datasets
 
     class_names = list(class_names)
