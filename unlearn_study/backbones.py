@@ -12,6 +12,7 @@ import torch
 from unlearn_study.core import (
     StudyError,
     MissingResourceError,
+    plain_modes,
     DivergenceError,
     check_choice,
     check_number,
@@ -353,7 +354,7 @@ def save_backbone(bb: Backbone, path) -> Path:
     unet.save_pretrained(path / "unet", safe_serialization=True)
     bb.scheduler.save_pretrained(path / "scheduler")
     write_json(path / "backbone.json", {k: getattr(bb, k) for k in _META_KEYS})
-    return path
+    return plain_modes(path)  # safetensors writes 0600
 
 
 def _load_unet(cls, path):
@@ -717,7 +718,7 @@ def save_sd14_twin(
         requires_safety_checker=False,
     )
     pipe.to(dtype=dtype).save_pretrained(path)
-    return Path(path)
+    return plain_modes(path)
 
 # %% ../nbs/01c_backbones.ipynb #2d0df42b
 from diffusers import DiffusionPipeline, ImagePipelineOutput, SchedulerMixin, UNet2DConditionModel

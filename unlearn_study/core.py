@@ -9,9 +9,9 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['TRACKED_PACKAGES', 'OWNER_FILE', 'StudyError', 'MissingResourceError', 'DivergenceError', 'check_choice',
-           'check_number', 'set_seed', 'set_threads', 'get_device', 'pid_alive', 'atomic_write', 'write_json',
-           'read_json', 'config_hash', 'package_versions', 'git_sha', 'environment_info', 'remove_stale', 'RunDir',
-           'default_cache_root', 'file_lock', 'cached', 'Timer']
+           'check_number', 'set_seed', 'set_threads', 'get_device', 'pid_alive', 'plain_modes', 'atomic_write',
+           'write_json', 'read_json', 'config_hash', 'package_versions', 'git_sha', 'environment_info', 'remove_stale',
+           'RunDir', 'default_cache_root', 'file_lock', 'cached', 'Timer']
 
 # %% ../nbs/00_core.ipynb #578a4ab9
 class StudyError(ValueError):
@@ -128,6 +128,15 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True  # it exists, owned by someone else
     return True
+
+
+def plain_modes(folder) -> Path:
+    "Give every file under `folder` a plain file's mode (0666 minus the umask): safetensors writes its files 0600."
+    mode = 0o666 & ~_umask()
+    for p in Path(folder).rglob("*"):
+        if p.is_file() and not p.is_symlink():
+            p.chmod(mode)
+    return Path(folder)
 
 
 def atomic_write(
