@@ -11,7 +11,7 @@ import torch
 from ..core import StudyError, check_choice, check_number
 from ..backbones import Backbone, sample
 from ..train import ImageData, FitConfig, fit, diffusion_loss
-from .rgd import as_image_data, check_class_sets
+from .blocks import as_image_data, check_class_sets, infer_concept
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Config:
         return self
 
 # %% auto #0
-__all__ = ['TOY', 'TOY_T2I', 'Config', 'replace_concept', 'alternative_data', 'infer_concept', 'unlearn', 'default_config']
+__all__ = ['TOY', 'TOY_T2I', 'Config', 'replace_concept', 'alternative_data', 'unlearn', 'default_config']
 
 # %% ../../nbs/methods/dimum.ipynb #d1accd9a
 def replace_concept(caption: str, concept: str, by: str) -> str:
@@ -96,17 +96,6 @@ def alternative_data(bb: Backbone, forget: ImageData, cfg: Config) -> ImageData:
         by = cfg.alt[6:]
     alt_caps = [replace_concept(c, cfg.concept, by) for c in caps]
     return ImageData(sample(bb, alt_caps, seeds=seeds), captions=caps)
-
-# %% ../../nbs/methods/dimum.ipynb #e6dfda7d
-def infer_concept(forget: ImageData, retain: ImageData) -> str:
-    "The one word in every forget caption and in no retain caption."
-    words = lambda c: set(c.lower().replace(",", " ").split())
-    common = set.intersection(*(words(c) for c in forget.captions)) - set.union(*(words(c) for c in retain.captions))
-    if len(common) != 1:
-        raise StudyError(
-            f"cannot tell the concept from the captions (candidates: {sorted(common) or 'none'}); set cfg.concept"
-        )
-    return common.pop()
 
 # %% ../../nbs/methods/dimum.ipynb #a07489a9
 def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:

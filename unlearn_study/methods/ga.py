@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 import torch
 from ..core import StudyError, check_number
 from ..backbones import Backbone
-from ..train import ImageData, diffusion_loss
-from .graddiff import AscentGuard, as_image_data, check_data, fit_guarded
+from ..train import diffusion_loss
+from .blocks import AscentGuard, as_image_data, fit_guarded
 
 
 @dataclass
@@ -61,11 +61,10 @@ def default_config(bb: Backbone) -> Config:
 def unlearn(bb: Backbone, forget, retain=None, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "Gradient ascent on the (truncated) forget loss on a clone of `bb`, stopped by the probe rule."
     cfg = (cfg or default_config(bb)).check()
-    forget = as_image_data(forget, "forget")
-    retain = as_image_data(retain, "retain") if retain is not None else None
     if retain is None and cfg.stop_retain_ratio is not None:
         raise StudyError("stop_retain_ratio watches the retain set: pass `retain`, or set cfg.stop_retain_ratio=None")
-    check_data(bb, forget, retain)
+    forget = as_image_data(forget, bb, "forget")
+    retain = as_image_data(retain, bb, "retain") if retain is not None else None
     model = bb.clone()
     guard = AscentGuard(model, forget, retain, cfg.stop_forget_ratio, cfg.stop_retain_ratio, cfg.check_every)
 

@@ -4,126 +4,14 @@
 
 # %% ../../nbs/methods/graddiff.ipynb #9fbcd74e
 from __future__ import annotations
-import math, time
-from dataclasses import dataclass, asdict, replace
-import numpy as np
-import torch
-from ..core import StudyError, check_number, check_choice
+from dataclasses import dataclass, replace
 from ..backbones import Backbone
-from ..train import ImageData, FitConfig, fit, diffusion_loss
-
-
-def as_image_data(data, name: str) -> ImageData:
-    "Accept an `ImageData` or a `datasets.Dataset` (image + label/caption columns)."
-    if isinstance(data, ImageData):
-        return data
-    if hasattr(data, "column_names"):
-        return ImageData.from_dataset(data)
-    raise StudyError(f"{name} must be an ImageData or a datasets.Dataset, got {type(data).__name__}")
-
-
-def check_data(bb: Backbone, forget: ImageData, retain: ImageData | None):
-    "Clear errors when the sets cannot condition this backbone (before any heavy work)."
-    for name, d in (("forget", forget), ("retain", retain)):
-        if d is None:
-            continue
-        if bb.kind == "class" and d.labels is None:
-            raise StudyError(f"the {name} set has no labels; {bb.name} is class-conditional")
-        if bb.kind == "text" and d.captions is None:
-            raise StudyError(f"the {name} set has no captions; {bb.name} is text-conditional")
-        if d.images.shape[1] != bb.resolution:
-            raise StudyError(f"the {name} images are {d.images.shape[1]}px; {bb.name} works at {bb.resolution}px")
+from ..core import check_number
+from ..train import diffusion_loss
+from .blocks import AscentGuard, as_image_data, fit_guarded
 
 # %% auto #0
-__all__ = ['SD14', 'TOY', 'as_image_data', 'check_data', 'AscentGuard', 'fit_guarded', 'Config', 'default_config', 'unlearn']
-
-# %% ../../nbs/methods/graddiff.ipynb #0d942363
-class AscentGuard:
-    "Stopping rule for loss-ascent methods: probe losses on fixed batches, compared with the base model's."
-
-    def __init__(
-        self,
-        bb: Backbone,
-        forget: ImageData,
-        retain: ImageData | None,
-        forget_ratio: float | None = None,  # stop when probe forget loss ≥ ratio × base
-        retain_ratio: float | None = None,  # stop when probe retain loss > ratio × base
-        every: int = 5,  # check every this many optimiser steps
-        n: int = 64,
-        seed: int = 1234,
-    ):
-        self.bb, self.forget_ratio, self.retain_ratio, self.every = bb, forget_ratio, retain_ratio, every
-        self.seed, self.stopped_at, self.trace = seed, None, []
-        T = bb.scheduler.config.num_train_timesteps
-
-        def probe(data):
-            if data is None:
-                return None
-            g = torch.Generator().manual_seed(seed)
-            idx = torch.randint(0, len(data), (n,), generator=g)
-            x0, c = data.batch(bb, idx)
-            t = torch.linspace(0, T - 1, n).round().long()  # timesteps spread evenly over 0..T-1
-            return x0, c, t
-
-        self.probes = {"forget": probe(forget), "retain": probe(retain)}
-        self.base = self.losses(bb)
-        self.last = dict(self.base)
-
-    @torch.no_grad()
-    def losses(self, bb) -> dict:
-        "The probe losses of the current weights (eval mode, fixed t and noise)."
-        was = bb.unet.training
-        bb.unet.eval()
-        try:
-            return {
-                k: float(diffusion_loss(bb, *p[:2], torch.Generator().manual_seed(self.seed), t=p[2]))
-                for k, p in self.probes.items()
-                if p is not None
-            }
-        finally:
-            bb.unet.train(was)
-
-    @property
-    def active(self):
-        return self.forget_ratio is not None or self.retain_ratio is not None
-
-    def __call__(self, step: int, bb):
-        "fit's callback: check the rule every `every` steps."
-        if self.stopped_at is not None or step % self.every:
-            return
-        self.last = self.losses(bb)
-        self.trace.append({"step": step, **self.last})
-        hit_f = self.forget_ratio is not None and self.last["forget"] >= self.forget_ratio * self.base["forget"]
-        hit_r = (
-            self.retain_ratio is not None
-            and "retain" in self.last
-            and self.last["retain"] > self.retain_ratio * self.base["retain"]
-        )
-        if hit_f or hit_r:
-            self.stopped_at = step
-            self.reason = "forget" if hit_f else "retain"
-
-    def logs(self) -> dict:
-        return {f"probe_{k}": v / self.base[k] for k, v in self.last.items()}
-
-
-def fit_guarded(
-    model: Backbone, step_fn, guard: AscentGuard, cfg, steps: int, desc: str, progress: bool = False
-) -> Backbone:
-    "Run an ascent method's `step_fn` for `steps` Adam steps with `guard` checking as it goes; `model.history` records where it stopped."
-    fcfg = FitConfig(
-        steps=steps,
-        lr=cfg.lr,
-        optimizer="adam",
-        grad_clip=cfg.grad_clip,
-        seed=cfg.seed,
-        log_every=max(1, min(25, steps)),
-    )
-    hist = fit(model, step_fn, fcfg, desc=desc, progress=progress, callback=guard)
-    hist["stopped_at"] = guard.stopped_at if guard.stopped_at is not None else steps
-    hist.attrs.update(config=asdict(cfg), base_probe=guard.base, probe_trace=guard.trace)
-    model.history = hist
-    return model
+__all__ = ['SD14', 'TOY', 'Config', 'default_config', 'unlearn']
 
 # %% ../../nbs/methods/graddiff.ipynb #3f034e7e
 @dataclass
@@ -180,10 +68,9 @@ def default_config(bb: Backbone) -> Config:
 
 
 def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
-    "GradDiff on a clone of `bb`: ascend the (truncated) forget loss, descend λ × the retain loss; stop by the probe rule."
+    "GradDiff on a clone of `bb`: ascend the (truncated) forget loss, descend λ × the retain loss; stop by the probes."
     cfg = (cfg or default_config(bb)).check()
-    forget, retain = as_image_data(forget, "forget"), as_image_data(retain, "retain")
-    check_data(bb, forget, retain)
+    forget, retain = as_image_data(forget, bb, "forget"), as_image_data(retain, bb, "retain")
     model = bb.clone()
     guard = AscentGuard(model, forget, retain, cfg.stop_forget_ratio, cfg.stop_retain_ratio, cfg.check_every)
 

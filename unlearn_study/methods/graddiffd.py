@@ -9,11 +9,12 @@ import torch
 from ..core import StudyError, check_choice, check_number
 from ..backbones import Backbone
 from ..train import ImageData, FitConfig, fit, diffusion_loss
-from .rgd import as_image_data, train_params, TRAIN_METHODS
+from .blocks import TRAIN_METHODS, as_image_data, renamed, train_params
 
 TRUNCATIONS = ("rescale", "none")
 
 
+@renamed(lam="retain_weight")
 @dataclass
 class Config:
     "GradDiffD's settings; the defaults are RGD's SD v1.4 run without the restriction."
@@ -21,7 +22,7 @@ class Config:
     steps: int = 100  # one epoch over 800 prompt pairs at batch 8
     lr: float = 1e-5  # Adam
     batch_size: int = 8  # forget batch and retain batch
-    lam: float = 1.6  # λ: retain weight (`--alpha` in the official script)
+    retain_weight: float = 1.6  # λ in −L̄_f + λ·L_r (`--alpha` in the official script)
     truncation: str = "rescale"  # "rescale": L_f ← L_f/‖L_f‖ above m (zero gradient); "none"
     m: float = 1.1  # threshold of the bound
     train_method: str = "full"  # "full" or "xattn" (cross-attention only)
@@ -33,7 +34,7 @@ class Config:
         check_number("steps", self.steps, lo=1, integer=True)
         check_number("lr", self.lr, lo=0)
         check_number("batch_size", self.batch_size, lo=1, integer=True)
-        check_number("lam", self.lam, lo=0)
+        check_number("retain_weight", self.retain_weight, lo=0)
         check_choice("truncation", self.truncation, TRUNCATIONS)
         check_number("m", self.m, lo=0)
         check_choice("train_method", self.train_method, TRAIN_METHODS)
@@ -47,7 +48,8 @@ def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: b
     cfg = (cfg or default_config(bb)).check()
     if bb.kind != "text":
         raise StudyError(
-            f"GradDiffD is a text-to-image method (paired retain prompts); {bb.name} is class-conditional — use 'graddiff'"
+            f"GradDiffD is a text-to-image method (paired retain prompts); {bb.name} is class-conditional — use "
+            "'graddiff'"
         )
     forget, retain = as_image_data(forget, bb, "forget"), as_image_data(retain, bb, "retain")
     out = bb.clone()
@@ -61,7 +63,7 @@ def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: b
             l_f = l_f / torch.linalg.vector_norm(l_f)
         xr, cr = retain.random_batch(out, cfg.batch_size, gen)
         l_r = diffusion_loss(out, xr, cr, gen)
-        backward(-l_f + cfg.lam * l_r)
+        backward(-l_f + cfg.retain_weight * l_r)
         return {"forget_loss": raw, "retain_loss": l_r.item()}
 
     fcfg = FitConfig(
@@ -77,7 +79,7 @@ def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: b
 __all__ = ['TRUNCATIONS', 'TOY', 'Config', 'unlearn', 'default_config']
 
 # %% ../../nbs/methods/graddiffd.ipynb #8ec0d892
-TOY = Config(steps=100, lr=2e-5, batch_size=8, lam=5.0, truncation="rescale", m=1.1)
+TOY = Config(steps=100, lr=2e-5, batch_size=8, retain_weight=5.0, truncation="rescale", m=1.1)
 
 
 def default_config(bb: Backbone) -> Config:

@@ -76,7 +76,7 @@ def method_config(name: str, bb, **overrides):
     mod = get_method(name)
     cfg = copy.deepcopy(mod.default_config(bb))
     known = {f.name for f in dataclasses.fields(cfg)}
-    bad = set(overrides) - known
+    bad = set(overrides) - known - set(getattr(cfg, "deprecated_names", {}))  # old names: accepted, with a warning
     if bad:
         raise StudyError(f"{name} has no setting {sorted(bad)}; its settings: {', '.join(sorted(known))}")
     return dataclasses.replace(cfg, **overrides)

@@ -10,7 +10,7 @@ import torch
 from ..core import StudyError, check_choice, check_number
 from ..backbones import Backbone
 from ..train import ImageData, FitConfig, train_diffusion
-from .rgd import as_image_data
+from .blocks import as_image_data, check_class_sets, infer_concept
 
 
 @dataclass
@@ -58,9 +58,6 @@ __all__ = ['TOY', 'TOY_T2I', 'ORACLES', 'Config', 'default_config', 'world_witho
            'against_oracle']
 
 # %% ../../nbs/methods/retrain.ipynb #46470199
-from .dimum import infer_concept  # the one word in every forget caption and in no retain caption
-
-
 def world_without(bb: Backbone, forget: ImageData, retain: ImageData, cfg: Config) -> tuple[ImageData, str]:
     "The toy base's training world with every image of the forget class / concept removed, and the concept's name."
     from unlearn_study.world import sample_attributes, make_dataset, concept_attribute
@@ -93,15 +90,13 @@ def unlearn(
     cfg = (cfg or default_config(bb)).check()
     if bb.name == "sd14":
         raise StudyError(
-            "retraining Stable Diffusion from scratch is out of scope; the retrain oracle runs on toy-class, toy-t2i and cifar10"
+            "retraining Stable Diffusion from scratch is out of scope; the retrain oracle runs on toy-class, toy-t2i "
+            "and cifar10"
         )
     if cfg.n_world and not bb.name.startswith("toy"):
         raise StudyError(f"n_world > 0 draws the toy world; {bb.name} retrains on `retain` (set n_world=0)")
     forget, retain = as_image_data(forget, bb, "forget"), as_image_data(retain, bb, "retain")
-    if bb.kind == "class":
-        from unlearn_study.methods.rgd import check_class_sets
-
-        check_class_sets(forget, retain, bb)
+    check_class_sets(forget, retain, bb)  # one forget class, absent from the retain set (text backbones: no check)
     if cfg.n_world:
         data, concept = world_without(bb, forget, retain, cfg)
     else:
@@ -154,7 +149,8 @@ def _recipe(cfg: Config) -> dict:
 
 
 def shipped_oracle(bb: Backbone, forget: str, cfg: Config | None = None, root=None, device="cpu") -> Backbone | None:
-    "The shipped oracle of `bb`'s architecture without `forget`, if it was trained with recipe `cfg` (default: the full one); else None. Its `.history.attrs['shipped']` says how it was trained."
+    """The shipped oracle of `bb`'s architecture without `forget`, if it was trained with recipe `cfg` (default: the
+    full one); else None. Its `.history.attrs['shipped']` says how it was trained."""
     folder = Path(root or ORACLES) / f"{bb.name}-{forget}"
     if not (folder / "oracle.json").exists():
         return None
@@ -176,7 +172,7 @@ def ship_oracle(
     ckpt_dir=None,
     progress: bool = False,
 ) -> Path:
-    "Retrain without `forget` and write the oracle where `shipped_oracle` finds it (model, history.csv, oracle.json); returns the folder."
+    "Retrain without `forget`, write the oracle where `shipped_oracle` finds it (model, history.csv, oracle.json)."
     import time, shutil
     from unlearn_study.world import make_split
 
@@ -225,7 +221,8 @@ def against_oracle(
     oracle = shipped_oracle(bb, forget)
     if oracle is None:
         raise StudyError(
-            f"no oracle without {forget!r} ships for {bb.name}: train one with nbs/05_pretrain.ipynb (backbone='oracle')"
+            f"no oracle without {forget!r} ships for {bb.name}: train one with nbs/05_pretrain.ipynb "
+            "(backbone='oracle')"
         )
     r = evaluate(oracle)
     ua_o, ra_o = (r["UA"], r["RA"]) if isinstance(r, dict) else r[:2]

@@ -4,21 +4,53 @@
 
 # %% ../../nbs/methods/rg.ipynb #8b62c27d
 from __future__ import annotations
-from dataclasses import dataclass, replace, asdict
+import math
+from dataclasses import dataclass, asdict
+import torch
+from ..core import check_choice, check_number
 from ..backbones import Backbone
-from . import rgd
+from ..train import ImageData, FitConfig, fit, diffusion_loss
+from .blocks import TRAIN_METHODS, as_image_data, check_class_sets, inner, renamed, restrict
+from .blocks import train_params
+
+TRUNCATIONS = ("elementwise", "rescale", "none")
 
 
+@renamed(lam="retain_weight")
 @dataclass
-class Config(rgd.Config):
-    "RG's settings: RGD's (paper CIFAR-10 defaults) with one retain batch per step."
+class Config:
+    "RG's settings; the defaults are the paper's CIFAR-10 RG run (RGD's `run_surgery.sh` with one retain batch)."
 
-    retain_pass: str = "batch"  # one cycled retain batch per step (RGD: "full")
+    steps: int = 782  # optimiser steps (50 kimg at batch 64)
+    lr: float = 1e-5  # Adam learning rate (constant)
+    batch_size: int = 64  # forget batch and retain batch
+    retain_weight: float = 5.0  # λ in δ_f + λ·δ_r: weight of the projected retain gradient
+    # forget-loss bound: "elementwise" min(err², alpha) (CIFAR), "rescale" above m (SD), "none"
+    truncation: str = "elementwise"
+    alpha: float = 0.1  # element-wise truncation value α (not a retain weight)
+    m: float = 1.1  # SD threshold m: above it L_f ← L_f/‖L_f‖ (whose gradient is zero)
+    train_method: str = "full"  # "full": every U-Net parameter; "xattn": cross-attention (attn2) only, text backbones
+    grad_clip: float | None = None  # the official code does not clip
+    seed: int = 0  # seeds the per-step batches and noise
+    log_every: int = 10
+
+    def check(self):
+        check_number("steps", self.steps, lo=1, integer=True)
+        check_number("lr", self.lr, lo=0)
+        check_number("batch_size", self.batch_size, lo=1, integer=True)
+        check_number("retain_weight", self.retain_weight, lo=0)
+        check_choice("truncation", self.truncation, TRUNCATIONS)
+        check_number("alpha", self.alpha, lo=0)
+        check_number("m", self.m, lo=0)
+        check_choice("train_method", self.train_method, TRAIN_METHODS)
+        if self.grad_clip is not None:
+            check_number("grad_clip", self.grad_clip, lo=0)
+        return self
 
 
-TOY = Config(steps=80, lr=3e-5, batch_size=64, retain_pass="batch")  # measured below
-TOY_T2I = Config(**asdict(rgd.TOY_T2I))
-SD14 = Config(**asdict(rgd.SD14))
+TOY = Config(steps=80, lr=3e-5, batch_size=64)  # measured below
+TOY_T2I = Config(steps=100, lr=2e-5, batch_size=8, retain_weight=5.0, truncation="rescale", m=1.1)  # RGD's
+SD14 = Config(steps=100, lr=1e-5, batch_size=8, retain_weight=1.6, truncation="rescale", m=1.1)  # RGD's SD run
 
 
 def default_config(bb: Backbone) -> Config:
@@ -30,9 +62,63 @@ def default_config(bb: Backbone) -> Config:
     return SD14 if bb.name == "sd14" else Config()
 
 
+def forget_loss(bb: Backbone, forget: ImageData, cfg: Config, gen: torch.Generator):
+    "The bounded forget loss on one random forget batch: (loss to back-propagate, raw loss value)."
+    x0, c = forget.random_batch(bb, cfg.batch_size, gen)
+    loss = diffusion_loss(bb, x0, c, gen, truncate=cfg.alpha if cfg.truncation == "elementwise" else None)
+    raw = loss.item()
+    if cfg.truncation == "rescale" and raw > cfg.m:
+        loss = loss / torch.linalg.vector_norm(loss)  # as in nsfw_RGD.py: the constant 1, with zero gradient
+    return loss, raw
+
+
 def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "Never mutates `bb`: works on bb.clone(), returns it with .history = the fit history DataFrame."
-    return rgd.unlearn(bb, forget, retain, cfg or default_config(bb), progress=progress)
+    cfg = (cfg or default_config(bb)).check()
+    forget, retain = as_image_data(forget, bb, "forget"), as_image_data(retain, bb, "retain")
+    check_class_sets(forget, retain, bb)
+    train_params(bb, cfg.train_method)  # fails early on a bad train_method
+    out = bb.clone()
+    params = train_params(out, cfg.train_method)
+
+    def grads():
+        return [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in params]
+
+    def zero_grads():
+        for p in params:
+            p.grad = None
+
+    def step_fn(step, gen, backward):
+        zero_grads()
+        lf, lf_raw = forget_loss(out, forget, cfg, gen)
+        backward(lf)
+        g_f = [-g for g in grads()]  # the ascent direction −∇L_f
+        zero_grads()
+        idx = torch.randint(0, len(retain), (cfg.batch_size,), generator=gen)  # one random retain batch
+        x0, c = retain.batch(out, idx)
+        lr = diffusion_loss(out, x0, c, gen)
+        backward(lr)
+        g_r = grads()
+        zero_grads()
+        d_f, d_r, dot = restrict(g_f, g_r)
+        for p, a, b in zip(params, d_f, d_r):
+            p.grad = a + cfg.retain_weight * b
+        nf, nr = math.sqrt(float(inner(g_f, g_f))), math.sqrt(float(inner(g_r, g_r)))
+        return {
+            "forget_loss": lf_raw,
+            "retain_loss": lr.item(),
+            "cos_fr": dot / (nf * nr) if nf * nr > 0 else 0.0,
+            "conflict": float(dot < 0),
+        }
+
+    fcfg = FitConfig(
+        steps=cfg.steps, lr=cfg.lr, optimizer="adam", grad_clip=cfg.grad_clip, seed=cfg.seed, log_every=cfg.log_every
+    )
+    hist = fit(out, step_fn, fcfg, params=params, desc="rg", progress=progress)
+    hist.attrs["config"] = asdict(cfg)
+    hist.attrs["method"] = "rg"
+    out.history = hist
+    return out
 
 # %% auto #0
-__all__ = ['TOY', 'TOY_T2I', 'SD14', 'Config', 'default_config', 'unlearn']
+__all__ = ['TRUNCATIONS', 'TOY', 'TOY_T2I', 'SD14', 'Config', 'default_config', 'forget_loss', 'unlearn']

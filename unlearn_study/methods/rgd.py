@@ -10,12 +10,14 @@ import torch
 from ..core import StudyError, check_choice, check_number
 from ..backbones import Backbone
 from ..train import ImageData, FitConfig, fit, diffusion_loss
+from .blocks import TRAIN_METHODS, as_image_data, check_class_sets, inner, renamed, restrict
+from .blocks import train_params
 
 RETAIN_PASSES = ("full", "batch")
 TRUNCATIONS = ("elementwise", "rescale", "none")
-TRAIN_METHODS = ("full", "xattn")
 
 
+@renamed(lam="retain_weight")
 @dataclass
 class Config:
     "RGD's settings; the defaults are the paper's CIFAR-10 run (`CIFAR/scripts/run_surgery.sh`)."
@@ -23,11 +25,11 @@ class Config:
     steps: int = 782  # optimiser steps (50 kimg at batch 64)
     lr: float = 1e-5  # Adam learning rate (constant)
     batch_size: int = 64  # forget batch; the retain set is also batched by this size
-    lam: float = 5.0  # λ: weight of the projected retain gradient δ_r
-    retain_pass: str = "full"  # "full": every retain image each step, gradients averaged (RGD); "batch": one batch (RG)
+    retain_weight: float = 5.0  # λ in δ_f + λ·δ_r: weight of the projected retain gradient
+    retain_pass: str = "full"  # "full": all retain images each step, gradients averaged (RGD); "batch": one batch
     # forget-loss bound: "elementwise" min(err², alpha) (CIFAR), "rescale" above m (SD), "none"
     truncation: str = "elementwise"
-    alpha: float = 0.1  # element-wise truncation value α
+    alpha: float = 0.1  # element-wise truncation value α (not a retain weight)
     m: float = 1.1  # SD threshold m: above it L_f ← L_f/‖L_f‖ (whose gradient is zero)
     train_method: str = "full"  # "full": every U-Net parameter; "xattn": cross-attention (attn2) only, text backbones
     grad_clip: float | None = None  # the official code does not clip
@@ -38,7 +40,7 @@ class Config:
         check_number("steps", self.steps, lo=1, integer=True)
         check_number("lr", self.lr, lo=0)
         check_number("batch_size", self.batch_size, lo=1, integer=True)
-        check_number("lam", self.lam, lo=0)
+        check_number("retain_weight", self.retain_weight, lo=0)
         check_choice("retain_pass", self.retain_pass, RETAIN_PASSES)
         check_choice("truncation", self.truncation, TRUNCATIONS)
         check_number("alpha", self.alpha, lo=0)
@@ -49,31 +51,11 @@ class Config:
         return self
 
 
-SD14 = Config(steps=100, lr=1e-5, batch_size=8, lam=1.6, retain_pass="batch", truncation="rescale", m=1.1)
+SD14 = Config(steps=100, lr=1e-5, batch_size=8, retain_weight=1.6, retain_pass="batch", truncation="rescale", m=1.1)
 
 # %% auto #0
-__all__ = ['RETAIN_PASSES', 'TRUNCATIONS', 'TRAIN_METHODS', 'SD14', 'TOY', 'TOY_T2I', 'Config', 'restrict', 'forget_loss',
-           'retain_batches', 'restricted_gradients', 'train_params', 'as_image_data', 'check_class_sets', 'unlearn',
-           'default_config']
-
-# %% ../../nbs/methods/rgd.ipynb #1ccb6095
-def _dot(a, b):
-    return sum((x.double() * y.double()).sum() for x, y in zip(a, b))
-
-
-def restrict(
-    g_f: list,  # the forget (ascent) direction −∇L_f, one tensor per parameter
-    g_r: list,  # the retain gradient ∇L_r
-    eps: float = 1e-30,
-):
-    "PCGrad mutual projection: (δ_f, δ_r, ⟨g_f, g_r⟩) with the conflicting component of each removed."
-    d = _dot(g_f, g_r)
-    nf, nr = _dot(g_f, g_f), _dot(g_r, g_r)
-    cf = float(min(0.0, d / nr)) if nr > eps else 0.0  # coefficient of g_r in δ_f
-    cr = float(min(0.0, d / nf)) if nf > eps else 0.0  # coefficient of g_f in δ_r
-    d_f = [a - cf * b for a, b in zip(g_f, g_r)]
-    d_r = [b - cr * a for a, b in zip(g_f, g_r)]
-    return d_f, d_r, float(d)
+__all__ = ['RETAIN_PASSES', 'TRUNCATIONS', 'SD14', 'TOY', 'TOY_T2I', 'Config', 'forget_loss', 'retain_batches',
+           'restricted_gradients', 'unlearn', 'default_config']
 
 # %% ../../nbs/methods/rgd.ipynb #ec3ecef1
 def _grads(params):
@@ -130,48 +112,6 @@ def restricted_gradients(
     return {"g_f": g_f, "g_r": g_r, "d_f": d_f, "d_r": d_r, "dot": dot, "forget_loss": lf_raw, "retain_loss": lr_sum}
 
 # %% ../../nbs/methods/rgd.ipynb #add91d1b
-def train_params(bb: Backbone, train_method: str) -> list:
-    "The U-Net parameters a `train_method` updates."
-    check_choice("train_method", train_method, TRAIN_METHODS)
-    if train_method == "full":
-        return list(bb.unet.parameters())
-    if bb.kind != "text":
-        raise StudyError(
-            f"train_method='xattn' needs a text backbone (cross-attention); {bb.name} is class-conditional: use 'full'"
-        )
-    return [p for n, p in bb.unet.named_parameters() if "attn2" in n]
-
-
-def as_image_data(data, bb: Backbone, name: str) -> ImageData:
-    "Accept an `ImageData` or a `datasets.Dataset`; check it has what the backbone conditions on."
-    if not isinstance(data, ImageData):
-        if hasattr(data, "column_names"):
-            data = ImageData.from_dataset(data)
-        else:
-            raise StudyError(f"{name} must be an ImageData or a datasets.Dataset, got {type(data).__name__}")
-    if bb.kind == "class" and data.labels is None:
-        raise StudyError(f"{name} needs class labels for {bb.name}")
-    if bb.kind == "text" and data.captions is None:
-        raise StudyError(f"{name} needs captions for {bb.name}")
-    if tuple(data.images.shape[1:3]) != (bb.resolution, bb.resolution):
-        raise StudyError(
-            f"{name} images are {tuple(data.images.shape[1:3])}, {bb.name} works at {bb.resolution}×{bb.resolution}"
-        )
-    return data
-
-
-def check_class_sets(forget: ImageData, retain: ImageData, bb: Backbone) -> int:
-    "The forget class (the one label of the forget set), checked absent from the retain set."
-    if bb.kind != "class":
-        return -1
-    fc = forget.labels.unique()
-    if len(fc) != 1:
-        raise StudyError(f"the forget set must hold one class; it holds {[bb.class_names[i] for i in fc.tolist()]}")
-    if (retain.labels == fc[0]).any():
-        raise StudyError(f"the retain set contains the forget class {bb.class_names[int(fc[0])]!r}")
-    return int(fc[0])
-
-
 def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "Never mutates `bb`: works on bb.clone(), returns it with .history = the fit history DataFrame."
     cfg = (cfg or default_config(bb)).check()
@@ -184,8 +124,8 @@ def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: b
     def step_fn(step, gen, backward):
         r = restricted_gradients(out, forget, retain, cfg, gen, params, backward)
         for p, a, b in zip(params, r["d_f"], r["d_r"]):
-            p.grad = a + cfg.lam * b
-        nf, nr = math.sqrt(float(_dot(r["g_f"], r["g_f"]))), math.sqrt(float(_dot(r["g_r"], r["g_r"])))
+            p.grad = a + cfg.retain_weight * b
+        nf, nr = math.sqrt(float(inner(r["g_f"], r["g_f"]))), math.sqrt(float(inner(r["g_r"], r["g_r"])))
         return {
             "forget_loss": r["forget_loss"],
             "retain_loss": r["retain_loss"],
@@ -204,7 +144,7 @@ def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: b
 
 # %% ../../nbs/methods/rgd.ipynb #db63c2a4
 TOY = Config(steps=40, lr=6e-5, batch_size=64)
-TOY_T2I = Config(steps=100, lr=2e-5, batch_size=8, lam=5.0, retain_pass="batch", truncation="rescale", m=1.1)
+TOY_T2I = Config(steps=100, lr=2e-5, batch_size=8, retain_weight=5.0, retain_pass="batch", truncation="rescale", m=1.1)
 
 
 def default_config(bb: Backbone) -> Config:

@@ -4,76 +4,20 @@
 
 # %% ../../nbs/methods/rl.ipynb #d50131a5
 from __future__ import annotations
-import math, re
+import math
 from dataclasses import dataclass, asdict, replace
-import numpy as np
 import torch
-import torch.nn.functional as F
 from ..core import StudyError, check_number, check_choice
-from ..backbones import Backbone, condition, predict_noise, to_latents, latent_shape
-from ..train import ImageData, FitConfig, fit, diffusion_loss
-from .graddiff import as_image_data, check_data
-
-PSEUDO = {"class": ("next", "random"), "text": ("retain", "anchor")}
-
-
-def forget_class(bb: Backbone, forget: ImageData) -> int:
-    "The one class of a class backbone's forget set."
-    labels = forget.labels.unique().tolist()
-    if len(labels) != 1:
-        raise StudyError(
-            f"a class forget set must hold exactly one class; it holds {[bb.class_names[i] for i in labels]}"
-        )
-    return int(labels[0])
-
-
-def pseudo_conditions(
-    bb: Backbone,
-    forget: ImageData,
-    retain: ImageData,
-    idx,
-    generator,
-    pseudo: str,
-    concept: str | None = None,
-    anchor: str | None = None,
-):
-    "The other condition c′ for the forget samples `idx` (class indices, or prompts)."
-    idx = torch.as_tensor(idx)
-    if bb.kind == "class":
-        cf = forget.labels[idx]
-        if pseudo == "next":
-            return (cf + 1) % bb.num_classes
-        shift = torch.randint(1, bb.num_classes, (len(idx),), generator=generator)  # any class but c_f
-        return (cf + shift) % bb.num_classes
-    if pseudo == "retain":
-        j = torch.randint(0, len(retain), (len(idx),), generator=generator)
-        return [retain.captions[k] for k in j.tolist()]
-    pat = re.compile(rf"\b{re.escape(concept)}\b")
-    return [pat.sub(anchor, forget.captions[k]) for k in idx.tolist()]
-
-
-def random_label_loss(bb: Backbone, x0, cond, pseudo_cond, generator) -> torch.Tensor:
-    "‖ε_θ(x_t,t,c_f) − sg[ε_θ(x_t,t,c′)]‖², mean over elements; both predictions at the same x_t and t."
-    dev = bb.device
-    z0 = to_latents(bb, x0.to(dev), generator)
-    noise = torch.randn(z0.shape, generator=generator).to(dev, z0.dtype)
-    t = torch.randint(0, bb.scheduler.config.num_train_timesteps, (len(z0),), generator=generator).to(dev)
-    x_t = bb.scheduler.add_noise(z0, noise, t)
-    with torch.no_grad():
-        target = predict_noise(bb, x_t, t, condition(bb, pseudo_cond)).float()
-    return F.mse_loss(predict_noise(bb, x_t, t, cond).float(), target)
-
-
-def retain_loss(bb: Backbone, x0, cond, generator, reduction: str) -> torch.Tensor:
-    "The DDPM loss on a retain batch, per-element mean or (SalUn DDPM) per-sample sum."
-    loss = diffusion_loss(bb, x0, cond, generator)
-    return loss * math.prod(latent_shape(bb)) if reduction == "sum" else loss
+from ..backbones import Backbone
+from ..train import ImageData, FitConfig, fit
+from .blocks import PSEUDO, as_image_data, check_class_sets, renamed
+from .blocks import pseudo_conditions, random_label_loss, retain_loss
 
 # %% auto #0
-__all__ = ['PSEUDO', 'SD14', 'TOY', 'forget_class', 'pseudo_conditions', 'random_label_loss', 'retain_loss', 'Config',
-           'default_config', 'random_label_step', 'unlearn']
+__all__ = ['SD14', 'TOY', 'Config', 'default_config', 'random_label_step', 'unlearn']
 
 # %% ../../nbs/methods/rl.ipynb #7e8fa385
+@renamed(alpha="retain_weight")
 @dataclass
 class Config:
     "Random-label settings. Defaults: SalUn's DDPM `rl` on CIFAR-10 (without the saliency mask)."
@@ -82,7 +26,7 @@ class Config:
     epochs: float | None = None  # used when steps is None (SalUn SD: 5)
     lr: float = 1e-4  # Adam learning rate (DDPM 1e-4; SD 1e-5)
     batch_size: int = 128  # forget batch and retain batch, each (DDPM 128; SD 8)
-    alpha: float = 1e-3  # retain weight α in L_f + α·L_r (DDPM 1e-3 on a summed loss; SD 0.5 on a mean)
+    retain_weight: float = 1e-3  # α in L_f + α·L_r (SalUn; DDPM 1e-3 on a summed loss, SD 0.5 on a mean)
     retain_reduction: str = "sum"  # "sum" over pixels per sample (SalUn DDPM) or "mean" (SalUn SD)
     pseudo: str | None = None  # c′: class "next" | "random"; text "retain" | "anchor" (None: "next" / "retain")
     concept: str | None = None  # text + pseudo="anchor": the concept word in the forget captions
@@ -100,7 +44,7 @@ class Config:
             check_number("epochs", self.epochs, lo=0)
         check_number("lr", self.lr, lo=0)
         check_number("batch_size", self.batch_size, lo=1, integer=True)
-        check_number("alpha", self.alpha, lo=0)
+        check_number("retain_weight", self.retain_weight, lo=0)
         check_choice("retain_reduction", self.retain_reduction, ["sum", "mean"])
         check_number("cond_dropout", self.cond_dropout, lo=0, hi=1)
         if self.grad_clip is not None:
@@ -110,7 +54,8 @@ class Config:
             check_choice(f"pseudo (for a {bb.kind} backbone)", pseudo, PSEUDO[bb.kind])
             if pseudo == "anchor" and not (self.concept and self.anchor):
                 raise StudyError(
-                    "pseudo='anchor' needs cfg.concept (the word in the forget captions) and cfg.anchor (its replacement)"
+                    "pseudo='anchor' needs cfg.concept (the word in the forget captions) and cfg.anchor (its "
+                    "replacement)"
                 )
         return self
 
@@ -123,9 +68,16 @@ class Config:
 
 
 SD14 = Config(
-    steps=None, epochs=5, lr=1e-5, batch_size=8, alpha=0.5, retain_reduction="mean", cond_dropout=0.0, grad_clip=None
+    steps=None,
+    epochs=5,
+    lr=1e-5,
+    batch_size=8,
+    retain_weight=0.5,
+    retain_reduction="mean",
+    cond_dropout=0.0,
+    grad_clip=None,
 )
-TOY = Config(steps=50, lr=1e-4, batch_size=32, alpha=1e-3, retain_reduction="sum")
+TOY = Config(steps=50, lr=1e-4, batch_size=32, retain_weight=1e-3, retain_reduction="sum")
 
 
 def default_config(bb: Backbone) -> Config:
@@ -136,7 +88,7 @@ def default_config(bb: Backbone) -> Config:
 
 
 def random_label_step(model: Backbone, forget: ImageData, retain: ImageData, cfg: Config):
-    "The `fit` step of L_f + α·L_r (shared with SalUn, which adds a gradient mask)."
+    "The `fit` step of L_f + α·L_r: one retain batch, one forget batch with its pseudo conditions c′."
     pseudo = cfg.pseudo or PSEUDO[model.kind][0]
 
     def step_fn(step, gen, backward):
@@ -146,7 +98,7 @@ def random_label_step(model: Backbone, forget: ImageData, retain: ImageData, cfg
         xf, cf = forget.batch(model, idx)
         pc = pseudo_conditions(model, forget, retain, idx, gen, pseudo, cfg.concept, cfg.anchor)
         lf = random_label_loss(model, xf, cf, pc, gen)
-        backward(lf + cfg.alpha * lr)
+        backward(lf + cfg.retain_weight * lr)
         return {"forget_loss": lf.item(), "retain_loss": lr.item()}
 
     return step_fn
@@ -155,10 +107,8 @@ def random_label_step(model: Backbone, forget: ImageData, retain: ImageData, cfg
 def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "Random-label unlearning on a clone of `bb`."
     cfg = (cfg or default_config(bb)).check(bb)
-    forget, retain = as_image_data(forget, "forget"), as_image_data(retain, "retain")
-    check_data(bb, forget, retain)
-    if bb.kind == "class":
-        forget_class(bb, forget)
+    forget, retain = as_image_data(forget, bb, "forget"), as_image_data(retain, bb, "retain")
+    check_class_sets(forget, retain, bb)
     model = bb.clone()
     steps = cfg.n_steps(forget)
     fcfg = FitConfig(

@@ -6,13 +6,12 @@
 from __future__ import annotations
 import math, time
 from dataclasses import dataclass, asdict, replace
-import numpy as np
 import torch
 from ..core import StudyError, check_number, check_choice
-from ..backbones import Backbone, condition, null_condition, predict_noise, to_latents
+from ..backbones import Backbone
 from ..train import ImageData, FitConfig, fit
-from .graddiff import as_image_data, check_data
-from .rl import PSEUDO, forget_class, random_label_step
+from .blocks import PSEUDO, as_image_data, batch_gradient_sum, check_class_sets, renamed
+from .blocks import pseudo_conditions, random_label_loss, retain_loss
 
 
 def top_fraction_mask(
@@ -37,61 +36,10 @@ def top_fraction_mask(
     return out
 
 # %% auto #0
-__all__ = ['SD14', 'TOY', 'top_fraction_mask', 'batch_gradient_sum', 'saliency_scores', 'saliency_mask', 'mask_gradients',
-           'Config', 'default_config', 'unlearn']
+__all__ = ['SD14', 'TOY', 'top_fraction_mask', 'saliency_scores', 'saliency_mask', 'mask_gradients', 'Config', 'default_config',
+           'random_label_step', 'unlearn']
 
 # %% ../../nbs/methods/salun.ipynb #bac4ef16
-def batch_gradient_sum(
-    bb: Backbone,
-    data: ImageData,
-    batch_size: int = 128,  # images per batch (one shuffled pass over `data`)
-    guidance: float = 3.0,  # s in ε_∅ + s(ε_c − ε_∅) for the loss (1: plain conditional)
-    grad_clip: float | None = 1.0,  # clip each batch's gradient norm first
-    max_batches: int | None = None,  # cap on the number of batches
-    seed: int = 0,
-    reduction: str = "mean",  # the batch loss: "mean" over all entries, or "sample" (sum per sample, mean over samples)
-    term=None,  # term(g_b, n_batches) -> what is summed (default: g_b itself)
-) -> dict:
-    "Σ_b term(g_b) over the batches of one pass, per U-Net weight; g_b the batch gradient of ‖ε − ε̃_θ(x_t, t, c)‖², clipped."
-    check_choice("reduction", reduction, ["mean", "sample"])
-    g = torch.Generator().manual_seed(seed)
-    names, params = zip(*[(n, p) for n, p in bb.unet.named_parameters()])
-    req = [p.requires_grad for p in params]
-    total = [torch.zeros_like(p) for p in params]
-    batches = torch.randperm(len(data), generator=g).split(batch_size)[:max_batches]
-    term = term or (lambda gr, n: gr)
-    was = bb.unet.training
-    bb.unet.eval()
-    try:
-        for p in params:
-            p.requires_grad_(True)
-        for idx in batches:
-            x0, c = data.batch(bb, idx)
-            z0 = to_latents(bb, x0.to(bb.device), g)
-            noise = torch.randn(z0.shape, generator=g).to(bb.device, z0.dtype)
-            t = torch.randint(0, bb.scheduler.config.num_train_timesteps, (len(z0),), generator=g).to(bb.device)
-            x_t = bb.scheduler.add_noise(z0, noise, t)
-            eps = predict_noise(bb, x_t, t, c).float()
-            if guidance != 1:
-                eps_u = predict_noise(bb, x_t, t, null_condition(bb, len(z0))).float()
-                eps = eps_u + guidance * (eps - eps_u)
-            err = (noise.float() - eps) ** 2
-            loss = err.mean() if reduction == "mean" else err.sum(dim=tuple(range(1, eps.ndim))).mean()
-            grads = torch.autograd.grad(loss, params, allow_unused=True)
-            grads = [torch.zeros_like(p) if gr is None else gr for p, gr in zip(params, grads)]
-            if grad_clip is not None:
-                norm = torch.sqrt(sum((gr.float() ** 2).sum() for gr in grads))
-                scale = min(1.0, grad_clip / (float(norm) + 1e-6))
-                grads = [gr * scale for gr in grads]
-            for tot, gr in zip(total, grads):
-                tot.add_(term(gr, len(batches)))
-    finally:
-        for p, r in zip(params, req):
-            p.requires_grad_(r)
-        bb.unet.train(was)
-    return dict(zip(names, total))
-
-
 def saliency_scores(
     bb: Backbone,
     forget: ImageData,
@@ -123,6 +71,7 @@ def mask_gradients(params, masks):
     return before_step
 
 # %% ../../nbs/methods/salun.ipynb #c72ec831
+@renamed(alpha="retain_weight")
 @dataclass
 class Config:
     "SalUn settings. Defaults: the released DDPM run on CIFAR-10 (`cifar10_saliency_unlearn.yml` + README command)."
@@ -131,7 +80,7 @@ class Config:
     epochs: float | None = None  # used when steps is None (SalUn SD: 5)
     lr: float = 1e-4  # Adam learning rate (DDPM 1e-4; SD 1e-5)
     batch_size: int = 128  # forget batch and retain batch, each (DDPM 128; SD 8)
-    alpha: float = 1e-3  # retain weight α (DDPM 1e-3 on a summed loss; SD 0.5 on a mean)
+    retain_weight: float = 1e-3  # α in Eq. 6 (DDPM 1e-3 on a summed loss; SD 0.5 on a mean)
     retain_reduction: str = "sum"  # "sum" over pixels per sample (SalUn DDPM) or "mean" (SalUn SD)
     pseudo: str | None = None  # c′: class "next" | "random"; text "retain" | "anchor" (None: "next" / "retain")
     concept: str | None = None  # text + pseudo="anchor": the concept word in the forget captions
@@ -145,13 +94,28 @@ class Config:
     mask_grad_clip: float | None = 1.0  # per-batch gradient clip in the saliency pass (DDPM 1.0; SD none)
     seed: int = 0
 
-    def rl_config(self):
-        from unlearn_study.methods import rl
-
-        return rl.Config(**{k: getattr(self, k) for k in rl.Config.__dataclass_fields__})
-
     def check(self, bb: Backbone | None = None):
-        self.rl_config().check(bb)
+        if self.steps is None and self.epochs is None:
+            raise StudyError("give steps or epochs")
+        if self.steps is not None:
+            check_number("steps", self.steps, lo=1, integer=True)
+        if self.epochs is not None:
+            check_number("epochs", self.epochs, lo=0)
+        check_number("lr", self.lr, lo=0)
+        check_number("batch_size", self.batch_size, lo=1, integer=True)
+        check_number("retain_weight", self.retain_weight, lo=0)
+        check_choice("retain_reduction", self.retain_reduction, ["sum", "mean"])
+        check_number("cond_dropout", self.cond_dropout, lo=0, hi=1)
+        if self.grad_clip is not None:
+            check_number("grad_clip", self.grad_clip, lo=1e-12)
+        if bb is not None:
+            pseudo = self.pseudo or PSEUDO[bb.kind][0]
+            check_choice(f"pseudo (for a {bb.kind} backbone)", pseudo, PSEUDO[bb.kind])
+            if pseudo == "anchor" and not (self.concept and self.anchor):
+                raise StudyError(
+                    "pseudo='anchor' needs cfg.concept (the word in the forget captions) and cfg.anchor (its "
+                    "replacement)"
+                )
         check_number("mask_ratio", self.mask_ratio, lo=0, hi=1)
         check_number("mask_guidance", self.mask_guidance, lo=0)
         check_number("mask_batch_size", self.mask_batch_size, lo=1, integer=True)
@@ -161,13 +125,19 @@ class Config:
             check_number("mask_grad_clip", self.mask_grad_clip, lo=1e-12)
         return self
 
+    def n_steps(self, forget: ImageData) -> int:
+        "`steps`, or `epochs` passes over the forget set."
+        if self.steps is not None:
+            return self.steps
+        return max(1, round(self.epochs * math.ceil(len(forget) / self.batch_size)))
+
 
 SD14 = Config(
     steps=None,
     epochs=5,
     lr=1e-5,
     batch_size=8,
-    alpha=0.5,
+    retain_weight=0.5,
     retain_reduction="mean",
     cond_dropout=0.0,
     grad_clip=None,
@@ -175,7 +145,7 @@ SD14 = Config(
     mask_batch_size=8,
     mask_grad_clip=None,
 )
-TOY = Config(steps=50, lr=1e-4, batch_size=32, alpha=1e-3, retain_reduction="sum", mask_batch_size=64)
+TOY = Config(steps=50, lr=1e-4, batch_size=32, retain_weight=1e-3, retain_reduction="sum", mask_batch_size=64)
 
 
 def default_config(bb: Backbone) -> Config:
@@ -185,13 +155,28 @@ def default_config(bb: Backbone) -> Config:
     return replace(SD14) if bb.kind == "text" else Config()
 
 
+def random_label_step(model: Backbone, forget: ImageData, retain: ImageData, cfg: Config):
+    "The `fit` step of Eq. 6, L_f + α·L_r (the mask is applied by `fit`'s before_step hook)."
+    pseudo = cfg.pseudo or PSEUDO[model.kind][0]
+
+    def step_fn(step, gen, backward):
+        xr, cr = retain.random_batch(model, cfg.batch_size, gen, cond_dropout=cfg.cond_dropout)
+        lr = retain_loss(model, xr, cr, gen, cfg.retain_reduction)
+        idx = torch.randint(0, len(forget), (cfg.batch_size,), generator=gen)
+        xf, cf = forget.batch(model, idx)
+        pc = pseudo_conditions(model, forget, retain, idx, gen, pseudo, cfg.concept, cfg.anchor)
+        lf = random_label_loss(model, xf, cf, pc, gen)
+        backward(lf + cfg.retain_weight * lr)
+        return {"forget_loss": lf.item(), "retain_loss": lr.item()}
+
+    return step_fn
+
+
 def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
     "SalUn on a clone of `bb`: saliency mask from the forget set, then masked random-label + retain training."
     cfg = (cfg or default_config(bb)).check(bb)
-    forget, retain = as_image_data(forget, "forget"), as_image_data(retain, "retain")
-    check_data(bb, forget, retain)
-    if bb.kind == "class":
-        forget_class(bb, forget)
+    forget, retain = as_image_data(forget, bb, "forget"), as_image_data(retain, bb, "retain")
+    check_class_sets(forget, retain, bb)
     model = bb.clone()
     t0 = time.perf_counter()
     masks = saliency_mask(
@@ -205,8 +190,7 @@ def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: b
         seed=cfg.seed,
     )
     mask_seconds = time.perf_counter() - t0
-    rl_cfg = cfg.rl_config()
-    steps = rl_cfg.n_steps(forget)
+    steps = cfg.n_steps(forget)
     params = [p for p in model.unet.parameters()]
     fcfg = FitConfig(
         steps=steps,
@@ -218,7 +202,7 @@ def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: b
     )
     hist = fit(
         model,
-        random_label_step(model, forget, retain, rl_cfg),
+        random_label_step(model, forget, retain, cfg),
         fcfg,
         params=params,
         before_step=mask_gradients(params, masks.values()),

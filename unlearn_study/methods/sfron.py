@@ -10,8 +10,7 @@ import torch
 from ..core import StudyError, check_number, check_choice
 from ..backbones import Backbone, latent_shape
 from ..train import ImageData, FitConfig, fit, diffusion_loss
-from .graddiff import as_image_data, check_data
-from .salun import batch_gradient_sum
+from .blocks import as_image_data, batch_gradient_sum, renamed
 
 
 def fisher_diagonal(
@@ -57,6 +56,7 @@ __all__ = ['SD14', 'TOY', 'fisher_diagonal', 'fisher_mask', 'adaptive_ascent_los
            'unlearn']
 
 # %% ../../nbs/methods/sfron.ipynb #4129caeb
+@renamed(remain_alpha="retain_weight")
 @dataclass
 class Config:
     "SFR-on settings. Defaults: the official DDPM run on CIFAR-10 (`cifar10_sfron.yml` + README command)."
@@ -66,7 +66,7 @@ class Config:
     batch_size: int = 128  # forget batch and retain batch, each
     forget_alpha: float = 10.0  # β_0, the forget-loss weight
     decay_forget_alpha: bool = True  # cosine-decay β to 0 over the run
-    remain_alpha: float = 1.0  # retain-loss weight
+    retain_weight: float = 1.0  # weight of the slow retain step's loss (`remain_alpha` in the official code)
     lambd: float = 0.5  # λ of the adaptive weights w_i ∝ ℓ_i^{−λ}
     gamma: float = 1.0  # mask threshold γ on F_f / F_r (0 keeps every weight)
     loss_reduction: str = "sum"  # per-sample losses summed over pixels (official) or "mean"
@@ -81,7 +81,7 @@ class Config:
         check_number("steps", self.steps, lo=1, integer=True)
         check_number("lr", self.lr, lo=0)
         check_number("batch_size", self.batch_size, lo=1, integer=True)
-        for k in ("forget_alpha", "remain_alpha", "lambd", "gamma", "fisher_guidance"):
+        for k in ("forget_alpha", "retain_weight", "lambd", "gamma", "fisher_guidance"):
             check_number(k, getattr(self, k), lo=0)
         check_choice("loss_reduction", self.loss_reduction, ["sum", "mean"])
         check_number("cond_dropout", self.cond_dropout, lo=0, hi=1)
@@ -114,10 +114,9 @@ def default_config(bb: Backbone) -> Config:
 
 
 def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
-    "SFR-on on a clone of `bb`: Fisher-ratio mask, then alternating masked adaptive ascent (fast) and retain descent (slow)."
+    "SFR-on on a clone of `bb`: Fisher-ratio mask, then alternate masked adaptive ascent (fast) and retain descent."
     cfg = (cfg or default_config(bb)).check()
-    forget, retain = as_image_data(forget, "forget"), as_image_data(retain, "retain")
-    check_data(bb, forget, retain)
+    forget, retain = as_image_data(forget, bb, "forget"), as_image_data(retain, bb, "retain")
     model = bb.clone()
     t0 = time.perf_counter()
     kw = dict(
@@ -146,7 +145,7 @@ def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: b
             return {"forget_loss": float(per.detach().mean()) / scale, "beta": beta}
         xr, cr = retain.random_batch(model, cfg.batch_size, gen, cond_dropout=cfg.cond_dropout)
         lr = diffusion_loss(model, xr, cr, gen) * scale
-        backward(cfg.remain_alpha * lr)
+        backward(cfg.retain_weight * lr)
         return {"retain_loss": lr.item() / scale}
 
     def before_step(_params):
