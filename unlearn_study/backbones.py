@@ -67,7 +67,7 @@ class Backbone:
         return Backbone(**{**self.__dict__, "unet": copy.deepcopy(self.unet), "history": None})
 
 # %% auto #0
-__all__ = ['BACKBONES', 'SAMPLERS', 'ASSETS', 'SD14_HUB_ID', 'CIFAR10_CLASSES', 'SD14_UNET', 'SD14_VAE', 'SD14_TEXT',
+__all__ = ['BACKBONES', 'SAMPLERS', 'ASSETS', 'SD14_HUB_ID', 'VAE_CHUNK', 'CIFAR10_CLASSES', 'SD14_UNET', 'SD14_VAE', 'SD14_TEXT',
            'SD14_SCHEDULER', 'TWIN_SIZES', 'Backbone', 'build_toy_class', 'load_minilm', 'build_toy_t2i', 'encode_text',
            'condition', 'null_condition', 'predict_noise', 'to_latents', 'from_latents', 'latent_shape', 'to_uint8',
            'from_uint8', 'make_sampler', 'initial_noise', 'sample', 'save_backbone', 'load_checkpoint', 'sd14_status',
@@ -216,20 +216,35 @@ def predict_noise(bb: Backbone, x_t, t, cond) -> torch.Tensor:
     return bb.unet(x_t, t, encoder_hidden_states=cond).sample
 
 # %% ../nbs/01c_backbones.ipynb #8b4e68cd
+VAE_CHUNK = 8  # images the VAE encodes or decodes at once (SD at 512 px: 256 at once needed tens of GB)
+
+
 def to_latents(bb: Backbone, x: torch.Tensor, generator=None) -> torch.Tensor:
     "Images in [-1, 1] (N×3×H×W) → what the U-Net denoises."
     if bb.vae is None:
         return x
-    with torch.no_grad():
-        return bb.vae.encode(x.to(bb.vae.dtype)).latent_dist.sample(generator) * bb.vae.config.scaling_factor
+    scale = bb.vae.config.scaling_factor
+    with torch.no_grad():  # in chunks: the VAE's activations at 512 px are ~1 GB per image
+        return torch.cat(
+            [
+                bb.vae.encode(x[i : i + VAE_CHUNK].to(bb.vae.dtype)).latent_dist.sample(generator).float() * scale
+                for i in range(0, len(x), VAE_CHUNK)
+            ]
+        )
 
 
 def from_latents(bb: Backbone, z: torch.Tensor) -> torch.Tensor:
     "The U-Net's space → images in [-1, 1]."
     if bb.vae is None:
         return z
+    scale = bb.vae.config.scaling_factor
     with torch.no_grad():
-        return bb.vae.decode(z.to(bb.vae.dtype) / bb.vae.config.scaling_factor).sample
+        return torch.cat(
+            [
+                bb.vae.decode(z[i : i + VAE_CHUNK].to(bb.vae.dtype) / scale).sample.float()
+                for i in range(0, len(z), VAE_CHUNK)
+            ]
+        )
 
 
 def latent_shape(bb: Backbone) -> tuple:
@@ -432,8 +447,9 @@ def load_sd14(
         where, local_files_only=True, safety_checker=None, requires_safety_checker=False, torch_dtype=dtype
     )
     unet = pipe.unet
+    frozen_dtype = torch.float16 if torch.device(device).type == "cuda" else pipe.vae.dtype  # SD's usual fp16 on GPUs
     for m in (pipe.text_encoder, pipe.vae):
-        m.requires_grad_(False).eval()
+        m.requires_grad_(False).eval().to(dtype=frozen_dtype)
     res = unet.config.sample_size * pipe.vae_scale_factor
     uses_mask = "Bert" in type(pipe.text_encoder).__name__
     return Backbone(
