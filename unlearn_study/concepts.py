@@ -32,7 +32,7 @@ def find_prompt_file(
     name,  # a path, a file name or a shipped set's name
     base=None,  # a folder to look in first (e.g. the folder of a user's concept table)
 ) -> Path:
-    "Resolve a prompt set's name to an existing `.csv`/`.json` file, or raise `MissingResourceError` saying where it looked."
+    "Resolve a prompt set's name to an existing `.csv`/`.json` file; a `MissingResourceError` says where it looked."
     p = Path(name)
     cands = [p] if p.is_absolute() else [*([Path(base) / p] if base is not None else []), p, PROMPTS / p]
     if p.suffix.lower() not in (".csv", ".json"):
@@ -135,7 +135,7 @@ def get_concept(
     name: str,  # the concept as a user types it ('Van Gogh', 'nudity', 'star')
     concepts_path=None,  # extra concept table(s), see `load_concepts`
 ) -> dict:
-    "One concept's row as a dict: concept, world, kind, anchor, forget_prompts, retain_prompts (paths or None), description, source."
+    "One concept's row as a dict: the table's columns (prompt files as paths; empty cells None) and its source."
     if not isinstance(name, str):
         raise StudyError(f"concept must be a string; got {name!r}")
     df = load_concepts(concepts_path)
@@ -241,7 +241,7 @@ def load_prompts(
     source,  # a CSV/JSON path, a shipped set's name ('nudity_forget_test'), or a DataFrame
     seed: int | None = None,  # for sets without seeds (RGD's JSON lists): evaluation_seed = seed + case_number
 ) -> pd.DataFrame:
-    "Load and check a prompt set in the `prompt, evaluation_seed, case_number` schema; given seeds and extra columns are kept."
+    "Load and check a prompt set (`prompt, evaluation_seed, case_number`); keeps given seeds and extra columns."
     if isinstance(source, pd.DataFrame):
         return check_prompts(source, seed, "the DataFrame")
     path = find_prompt_file(source)
@@ -274,7 +274,7 @@ def make_nudity_prompts(
     n_test: int = 100,  # held-out pairs (RGD: 100)
     templates: dict | None = None,  # None for data/prompt_templates.json
 ) -> dict:
-    "RGD-style nudity prompt sets {'forget_train', 'retain_train', 'forget_test', 'retain_test'}; twins share case_number and evaluation_seed."
+    "RGD-style nudity prompt sets forget_train, retain_train, forget_test, retain_test; twins share case and seed."
     check_number("seed", seed, lo=0, integer=True)
     spec = (templates or load_templates())["nudity"]
     tpl = spec["template"]
@@ -381,7 +381,7 @@ def pair_twins(
     forget,  # a forget prompt set (anything `load_prompts` takes)
     retain,  # its twins
 ) -> pd.DataFrame:
-    "Columns case_number, evaluation_seed, forget_prompt, retain_prompt; a `StudyError` if a case has no twin or a different seed."
+    "Columns case_number, evaluation_seed, forget_prompt, retain_prompt; `StudyError` on a lone twin or unequal seeds."
     f, r = load_prompts(forget), load_prompts(retain)
     for name, d in (("forget", f), ("retain", r)):
         dup = d.case_number[d.case_number.duplicated()].tolist()

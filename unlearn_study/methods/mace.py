@@ -13,13 +13,14 @@ from ..backbones import Backbone, encode_text, to_latents, from_uint8
 from ..train import FitConfig, ImageData, fit, generated_data
 
 # %% auto #0
-__all__ = ['STAGES', 'MASKS', 'TOY', 'solve_closed_form', 'closed_form_gradient', 'find_matching_indices', 'token_ids',
-           'end_token_ids', 'concept_positions', 'kv_layers', 'cfr_statistics', 'prior_statistics',
-           'closed_form_refinement', 'AttentionStore', 'RecordingAttnProcessor', 'record_cross_attention',
-           'concept_attention', 'importance_weights', 'Config', 'default_config', 'resolve_concepts',
-           'concept_prompts_for', 'unlearn']
+__all__ = ['STAGES', 'MASKS', 'SD14_BY_KIND', 'TOY', 'solve_closed_form', 'closed_form_gradient', 'relative_gradient',
+           'find_matching_indices', 'token_ids', 'end_token_ids', 'concept_positions', 'kv_layers', 'cfr_statistics',
+           'prior_statistics', 'closed_form_refinement', 'refine', 'AttentionStore', 'RecordingAttnProcessor',
+           'record_cross_attention', 'concept_attention', 'importance_weights', 'train_loras', 'closed_form_fusion',
+           'fusion_residual', 'Config', 'config_for_kind', 'default_config', 'concept_names', 'concept_kind',
+           'resolve_concepts', 'concept_prompts_for', 'prior_captions', 'unlearn', 'check_inputs', 'config_for']
 
-# %% ../../nbs/methods/mace.ipynb #c75fb255
+# %% ../../nbs/methods/mace.ipynb #c5a4b0d8
 def solve_closed_form(
     W_reg: torch.Tensor,  # the matrix the λ term pulls towards (out × in)
     R: torch.Tensor,  # Σ v cᵀ: targets times contexts (out × in)
@@ -27,11 +28,19 @@ def solve_closed_form(
     lamb: float,  # λ ≥ 0
     ridge: float = 1e-3,  # floor on λ, relative to the mean eigenvalue of Q
 ) -> torch.Tensor:
-    "argmin_W Σ‖W c − v‖² + λ‖W − W_reg‖²  =  (λ W_reg + R)(λ I + Q)⁻¹, solved in float64 with λ floored (MACE issue #14)."
+    "argmin_W Σ‖W c − v‖² + λ‖W − W_reg‖² = (λ W_reg + R)(λ I + Q)⁻¹, in float64 with λ floored (MACE issue #14)."
     d = Q.shape[0]
     Q64, R64, W64 = Q.double(), R.double(), W_reg.double()
     floor = ridge * max(float(torch.trace(Q64)) / d, 1e-12)
     lam = max(float(lamb), floor)
+    if lam == 0:
+        ev = torch.linalg.eigvalsh(Q64)
+        if float(ev[0]) <= 1e-12 * max(float(ev[-1]), 1e-300):
+            rank = int((ev > 1e-12 * max(float(ev[-1]), 1e-300)).sum())
+            raise StudyError(
+                f"λ = 0 and ridge = 0 leave a singular system (rank {rank} of {d}): its solution is noise "
+                "(MACE issue #14). Set lamb > 0 or ridge > 0 (default 1e-3), or give more prompts / preservation data"
+            )
     M2 = Q64 + lam * torch.eye(d, dtype=torch.float64, device=Q.device)
     M1 = R64 + lam * W64
     return torch.linalg.solve(M2, M1.T).T.to(W_reg.dtype)  # M2 is symmetric: W M2 = M1 ⇔ M2 Wᵀ = M1ᵀ
@@ -42,13 +51,24 @@ def closed_form_gradient(W, W_reg, R, Q, lamb) -> torch.Tensor:
     W, W_reg, R, Q = (x.double() for x in (W, W_reg, R, Q))
     return W @ Q - R + lamb * (W - W_reg)
 
+
+def relative_gradient(
+    problems: dict,  # layer name → (W, W_reg, R, Q): a solution and its problem
+    lamb: float,  # λ
+) -> float:
+    "max over layers of |½∇| / (|R| + λ|W_reg|) at the given solutions: ~0 when each solves its problem."
+    return max(
+        float(closed_form_gradient(W, W_reg, R, Q, lamb).abs().max() / (R.abs().max() + lamb * W_reg.abs().max()))
+        for W, W_reg, R, Q in problems.values()
+    )
+
 # %% ../../nbs/methods/mace.ipynb #563e52dc
 def find_matching_indices(
     old: list,  # token ids of the old prompt (with special tokens, no padding)
     new: list,  # token ids of the new prompt
     max_length: int,  # the padded length the text encoder produces
 ) -> list[tuple[int, int]]:
-    "Pairs (old position, new position) of the common prefix and suffix, continued through the padding (MACE's `find_matching_indices`)."
+    "(old, new) position pairs of the common prefix and suffix, continued through the padding (MACE's function)."
     p = 0
     while p < min(len(old), len(new)) and old[p] == new[p]:
         p += 1
@@ -136,6 +156,25 @@ def closed_form_refinement(
         inputs[name] = (W0, R, C)
     return inputs
 
+
+def refine(
+    model: Backbone,  # a clone of `bb`, refined in place
+    bb: Backbone,  # the original (its text encoder gives the contexts)
+    prompts: dict,  # concept → (old prompts, new prompts)
+    lamb: float,  # λ
+    P: torch.Tensor | None = None,  # Σ e eᵀ of the prior's token states
+    s: float = 0.0,  # the prior's weight (train_preserve_scale)
+    ridge: float = 1e-3,  # floor on λ (see `solve_closed_form`)
+) -> dict:
+    "Stage 1: CFR of every attn2 K/V of `model` over all prompt pairs; returns the matched count and residual gradient."
+    old = [p for c in prompts for p in prompts[c][0]]
+    new = [p for c in prompts for p in prompts[c][1]]
+    stats = cfr_statistics(bb, old, new)
+    inputs = closed_form_refinement(model.unet, stats, lamb, P, s, ridge)
+    layers = kv_layers(model.unet)
+    problems = {n: (layers[n].weight.detach(), W, R, Q) for n, (W, R, Q) in inputs.items()}
+    return {"n_matched": stats["n"], "cfr_relative_gradient": relative_gradient(problems, lamb)}
+
 # %% ../../nbs/methods/mace.ipynb #c55e8087
 class AttentionStore:
     "Collects, per forward pass, ‖A[:, pixels in mask, concept positions]‖_F of every recorded cross-attention."
@@ -163,7 +202,7 @@ class AttentionStore:
 
 
 class RecordingAttnProcessor:
-    "diffusers' `AttnProcessor` computation, softmax(QKᵀ/√d) written out, with the probabilities handed to an `AttentionStore`."
+    "diffusers' `AttnProcessor` computation, softmax(QKᵀ/√d) written out; the probabilities go to an `AttentionStore`."
 
     def __init__(self, store: AttentionStore):
         self.store = store
@@ -215,7 +254,7 @@ def record_cross_attention(unet: torch.nn.Module) -> AttentionStore:
 def concept_attention(
     bb: Backbone, prompts: list[str], concept: str, x_t: torch.Tensor, t: torch.Tensor, use_pooler: bool = True
 ) -> float:
-    "MACE's attention loss Σ_ℓ ‖A_ℓ[:, all pixels, concept positions]‖_F of `bb` on given noisy inputs, averaged over the rows."
+    "MACE's attention loss Σ_ℓ ‖A_ℓ[:, all pixels, concept positions]‖_F of `bb` on noisy inputs, averaged over rows."
     unet = copy.deepcopy(bb.unet).eval()
     store = record_cross_attention(unet)
     vals = []
@@ -232,125 +271,7 @@ def importance_weights(T: int = 1000, temperature: float = 0.05) -> torch.Tensor
     p = torch.sigmoid(temperature * (t - 0.2 * T)) - torch.sigmoid(temperature * (t - 0.4 * T))
     return p / p.sum()
 
-# %% ../../nbs/methods/mace.ipynb #da60792e
-STAGES = ("cfr", "cfr+lora")
-MASKS = ("all",)
-
-
-@dataclass
-class Config:
-    "MACE settings. Defaults: the official object config (configs/object/erase_ship.yaml) on SD v1.4."
-
-    # concept word(s) to erase; None: the concept-table entries found in the forget captions and in no retain caption
-    concepts: list | str | None = None
-    # one anchor per concept ("ground" for ship); None: each concept's anchor in the concept table
-    anchors: list | str | None = None
-    # "cfr": closed-form refinement only; "cfr+lora": + per-concept LoRA and fusion (full MACE)
-    stages: str = "cfr+lora"
-    lamb: float = 1e3  # λ: weight of ‖W − W₀‖² (ship 1e3, bird 1e1, automobile 1e2, celebrities/nudity 0)
-    train_preserve_scale: float = 0.0  # s: weight of the prior (retain-caption) embeddings in the refinement
-    fuse_preserve_scale: float = 0.0  # s_f: the same in the fusion
-    n_prior: int = 1000  # retain captions whose token states form the prior (MACE: every MS-COCO caption)
-    aug_length: int = 30  # concept prompts per concept (MACE: 30 of its 31 templates)
-    use_pooler: bool = True  # add end-of-text/padding positions to the concept's positions in the LoRA loss
-    mask: str = "all"  # the region the attention loss covers: "all" pixels (MACE: Grounded-SAM masks)
-    n_images: int = 8  # images per concept the original model generates for stage 2
-    rank: int = 1  # LoRA rank
-    lr: float = 1e-5  # AdamW learning rate of the LoRA
-    steps: int = 50  # LoRA steps per concept (max_train_steps)
-    batch_size: int = 1
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    importance_sampling: bool = True  # t ~ MACE's p(t) on [200, 400]; False: uniform
-    ridge: float = 1e-3  # floor on λ relative to the system's mean eigenvalue (guards the inverse; see above)
-    seed: int = 2024  # LoRA training (MACE: 2024)
-    gen_seed: int = 42  # the generated images' seeds start here (MACE: 42)
-
-    def concept_list(self) -> list:
-        c = self.concepts
-        return (
-            None if c is None else ([s.strip() for s in c.split(",") if s.strip()] if isinstance(c, str) else list(c))
-        )
-
-    def check(self):
-        check_choice("stages", self.stages, STAGES)
-        check_choice("mask", self.mask, MASKS)
-        for k in ("lamb", "train_preserve_scale", "fuse_preserve_scale", "lr", "weight_decay", "ridge"):
-            check_number(k, getattr(self, k), lo=0)
-        for k in ("aug_length", "n_images", "rank", "steps", "batch_size"):
-            check_number(k, getattr(self, k), lo=1, integer=True)
-        check_number("n_prior", self.n_prior, lo=0, integer=True)
-        check_number("grad_clip", self.grad_clip, lo=0)
-        cs = self.concept_list()
-        if cs is not None and (not cs or not all(isinstance(c, str) and c.strip() for c in cs)):
-            raise StudyError(
-                f"concepts={self.concepts!r}: give one or more concept words, e.g. ['star'] or 'star, heart'"
-            )
-        if self.anchors is not None:
-            an = [self.anchors] if isinstance(self.anchors, str) else list(self.anchors)
-            if cs is None:
-                raise StudyError("anchors given without concepts: set concepts too (one anchor per concept)")
-            if len(an) != len(cs):
-                raise StudyError(f"{len(cs)} concepts but {len(an)} anchors: give one anchor per concept")
-            if not all(isinstance(a, str) for a in an):
-                raise StudyError(f"anchors must be strings, got {self.anchors!r}")
-        return self
-
-
-TOY = Config(lamb=1.0, train_preserve_scale=1.0, fuse_preserve_scale=1.0, lr=1e-3, steps=50, n_images=8, aug_length=30)
-
-
-def default_config(bb: Backbone) -> Config:
-    "TOY on the toy backbones, the official object config otherwise."
-    return replace(TOY) if bb.name.startswith("toy") else Config()
-
-
-def _has_word(text: str, word: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.I) is not None
-
-
-def _replace_word(text: str, word: str, new: str) -> str:
-    return re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", new, text, flags=re.I)
-
-
-def resolve_concepts(cfg: Config, forget: ImageData, retain: ImageData | None) -> tuple[list, list]:
-    "The concepts and anchors to use: given in cfg, or found from the concept table in the captions."
-    from unlearn_study.concepts import load_concepts, get_concept
-
-    cs = cfg.concept_list()
-    if cs is None:
-        if retain is None or retain.captions is None:
-            raise StudyError(
-                "MACE needs the concept word(s): set cfg.concepts (e.g. ['star']), or give a retain set so they can be found"
-            )
-        table = load_concepts()
-        cs = [
-            c
-            for c in table.concept
-            if any(_has_word(p, c) for p in forget.captions) and not any(_has_word(p, c) for p in retain.captions)
-        ]
-        if not cs:
-            raise StudyError(
-                "no concept of the concept table appears in the forget captions and in no retain caption: set cfg.concepts"
-            )
-    if cfg.anchors is not None:
-        an = [cfg.anchors] if isinstance(cfg.anchors, str) else list(cfg.anchors)
-    else:
-        an = [get_concept(c)["anchor"] for c in cs]
-    for c in cs:
-        if not any(_has_word(p, c) for p in forget.captions):
-            raise StudyError(f"no forget caption contains the concept {c!r}; MACE builds its prompts from them")
-    return cs, an
-
-
-def concept_prompts_for(forget: ImageData, concept: str, anchor: str, n: int, seed: int) -> tuple[list, list]:
-    "Up to `n` distinct forget captions containing `concept` (a seeded choice), and the same with the anchor in its place."
-    caps = sorted({p for p in forget.captions if _has_word(p, concept)})
-    idx = np.random.default_rng(seed).permutation(len(caps))[:n]
-    old = [caps[i] for i in sorted(idx)]
-    return old, [_replace_word(p, concept, anchor) for p in old]
-
-# %% ../../nbs/methods/mace.ipynb #ea1c7b46
+# %% ../../nbs/methods/mace.ipynb #6a7c65cf
 def _train_lora(cfr: Backbone, concept: str, prompts: list, z0: torch.Tensor, cfg: Config, progress: bool):
     "Stage 2 for one concept on a copy of the refined model: returns ({K/V name: ΔW}, history)."
     from peft import LoraConfig, inject_adapter_in_model
@@ -411,11 +332,302 @@ def _train_lora(cfr: Backbone, concept: str, prompts: list, z0: torch.Tensor, cf
     return deltas, hist
 
 
+def train_loras(
+    model: Backbone,  # the refined model (not changed: each LoRA trains on a copy)
+    bb: Backbone,  # the original: it generates each concept's images
+    prompts: dict,  # concept → (old prompts, new prompts); the old ones prompt the images and the loss
+    cfg: Config,
+    progress: bool = False,
+) -> tuple[dict, list]:
+    "Stage 2: one LoRA per concept on the refined model; ({concept: {K/V name: ΔW}}, [history per concept])."
+    deltas, hists = {}, []
+    for c, (old, _) in prompts.items():
+        gen_prompts = [old[i % len(old)] for i in range(cfg.n_images)]
+        imgs = generated_data(bb, gen_prompts, seeds=range(cfg.gen_seed, cfg.gen_seed + cfg.n_images))
+        gen = torch.Generator().manual_seed(cfg.gen_seed)
+        z0 = to_latents(bb, from_uint8(imgs.images).to(bb.device), gen).detach()
+        deltas[c], h = _train_lora(model, c, old, z0, cfg, progress)
+        hists.append(h)
+    return deltas, hists
+
+# %% ../../nbs/methods/mace.ipynb #0e86f80b
+@torch.no_grad()
+def closed_form_fusion(
+    unet: torch.nn.Module,  # the refined U-Net: W* in every attn2 K/V; replaced in place by W_fused
+    deltas: dict,  # concept j → {K/V name: ΔW_j = B_j A_j}
+    E: dict,  # concept j → Σ e eᵀ over every token state of its prompts (E_j)
+    lamb: float,  # λ: weight of ‖W − W*‖²
+    W0: dict | None = None,  # K/V name → the original weight W₀ (the prior's targets); needed when s_f > 0
+    P: torch.Tensor | None = None,  # Σ e eᵀ of the prior's token states
+    s_f: float = 0.0,  # the prior's weight (fuse_preserve_scale)
+    ridge: float = 1e-3,  # floor on λ (see `solve_closed_form`)
+) -> dict:
+    "Stage 3 in place: W ← argmin Σ_j Σ_{e∈E_j} ‖W e − W_j e‖² + λ‖W − W*‖² + s_f Σ_{e∈P} ‖W e − W₀ e‖²."
+    problems = {}
+    for n, lin in kv_layers(unet).items():
+        Wc = lin.weight.detach().double()  # W*
+        R = sum((Wc + deltas[c][n].double()) @ E[c] for c in deltas)  # Σ_j W_j E_j
+        Q = sum(E[c] for c in deltas)
+        if P is not None and s_f:
+            R = R + s_f * W0[n].double() @ P
+            Q = Q + s_f * P
+        Wf = solve_closed_form(Wc, R, Q, lamb, ridge)
+        problems[n] = (Wf, Wc, R, Q)
+        lin.weight.copy_(Wf.to(lin.weight.dtype))
+    return problems
+
+
+def fusion_residual(
+    problems: dict,  # `closed_form_fusion`'s output: layer → (W_fused, W*, R, Q)
+    deltas: dict,  # concept j → {K/V name: ΔW_j}
+    E: dict,  # concept j → E_j
+) -> dict:
+    "Per concept, (Σ_e ‖(W_fused − W_j) e‖² / Σ_e ‖ΔW_j e‖²)^½ over its token states: 0 keeps its LoRA, 1 loses it."
+    gap = {c: [0.0, 0.0] for c in deltas}
+    for n, (Wf, Wc, _, _) in problems.items():
+        for c in deltas:  # Σ_e ‖(W − W_c) e‖² = tr((W − W_c) E_c (W − W_c)ᵀ)
+            Dc = Wf - Wc - deltas[c][n].double()
+            Dl = deltas[c][n].double()
+            gap[c][0] += float(torch.trace(Dc @ E[c] @ Dc.T))
+            gap[c][1] += float(torch.trace(Dl @ E[c] @ Dl.T))
+    return {c: (a / b) ** 0.5 if b > 0 else 0.0 for c, (a, b) in gap.items()}
+
+# %% ../../nbs/methods/mace.ipynb #752cd00b
+STAGES = ("cfr", "cfr+lora")
+MASKS = ("all",)
+
+
+@dataclass
+class Config:
+    "MACE settings. Defaults: the official object config (configs/object/erase_ship.yaml) on SD v1.4."
+
+    # concept(s) to erase; None: the concept-table entries with a word in the forget captions and none in the retain
+    concepts: list | str | None = None
+    # one anchor per concept ("ground" for ship); None: each concept's anchor in the concept table
+    anchors: list | str | None = None
+    # "cfr": closed-form refinement only; "cfr+lora": + per-concept LoRA and fusion (full MACE)
+    stages: str = "cfr+lora"
+    lamb: float = 1e3  # λ: weight of ‖W − W₀‖² (ship 1e3, bird 1e1, automobile 1e2, celebrities/nudity 0)
+    train_preserve_scale: float = 0.0  # s: weight of the prior (retain-caption) embeddings in the refinement
+    fuse_preserve_scale: float = 0.0  # s_f: the same in the fusion
+    n_prior: int = 1000  # retain captions whose token states form the prior (MACE: every MS-COCO caption)
+    aug_length: int = 30  # concept prompts per concept (MACE: 30 of its 31 templates)
+    use_pooler: bool = True  # add end-of-text/padding positions to the concept's positions in the LoRA loss
+    mask: str = "all"  # the region the attention loss covers: "all" pixels (MACE: Grounded-SAM masks)
+    n_images: int = 8  # images per concept the original model generates for stage 2
+    rank: int = 1  # LoRA rank
+    lr: float = 1e-5  # AdamW learning rate of the LoRA
+    steps: int = 50  # LoRA steps per concept (max_train_steps)
+    batch_size: int = 1
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    importance_sampling: bool = True  # t ~ MACE's p(t) on [200, 400]; False: uniform
+    ridge: float = 1e-3  # floor on λ relative to the system's mean eigenvalue (guards the inverse; see above)
+    seed: int = 2024  # LoRA training (MACE: 2024)
+    gen_seed: int = 42  # the generated images' seeds start here (MACE: 42)
+
+    def concept_list(self) -> list:
+        c = self.concepts
+        if c is None:
+            return None
+        return [s.strip() for s in c.split(",") if s.strip()] if isinstance(c, str) else list(c)
+
+    def check(self):
+        check_choice("stages", self.stages, STAGES)
+        check_choice("mask", self.mask, MASKS)
+        for k in ("lamb", "train_preserve_scale", "fuse_preserve_scale", "lr", "weight_decay", "ridge"):
+            check_number(k, getattr(self, k), lo=0)
+        for k in ("aug_length", "n_images", "rank", "steps", "batch_size"):
+            check_number(k, getattr(self, k), lo=1, integer=True)
+        check_number("n_prior", self.n_prior, lo=0, integer=True)
+        check_number("grad_clip", self.grad_clip, lo=0)
+        cs = self.concept_list()
+        if cs is not None and (not cs or not all(isinstance(c, str) and c.strip() for c in cs)):
+            raise StudyError(
+                f"concepts={self.concepts!r}: give one or more concept words, e.g. ['star'] or 'star, heart'"
+            )
+        if self.anchors is not None:
+            an = [self.anchors] if isinstance(self.anchors, str) else list(self.anchors)
+            if cs is None:
+                raise StudyError("anchors given without concepts: set concepts too (one anchor per concept)")
+            if len(an) != len(cs):
+                raise StudyError(f"{len(cs)} concepts but {len(an)} anchors: give one anchor per concept")
+            if not all(isinstance(a, str) for a in an):
+                raise StudyError(f"anchors must be strings, got {self.anchors!r}")
+        return self
+
+
+# the official configs by concept kind (papers.md §1.3), as changes to the object config (the defaults)
+SD14_BY_KIND = {
+    "object": {},  # configs/object/erase_ship.yaml
+    "nudity": dict(  # configs/explicit_content/erase_explicit_content.yaml
+        lamb=0.0, train_preserve_scale=7e-7, fuse_preserve_scale=7e-7, lr=1e-5, steps=120, importance_sampling=False
+    ),
+    "celebrity": dict(lamb=0.0, train_preserve_scale=1e-4, fuse_preserve_scale=1e-4, lr=1e-4),  # erase_cele_1
+    "artist": dict(lamb=0.0, train_preserve_scale=1e-4, fuse_preserve_scale=1e-4, lr=1e-4),  # art/erase_art_100
+}
+
+
+def config_for_kind(
+    kind: str,  # a concept kind of the concept table: 'object', 'nudity', 'celebrity' or 'artist'
+) -> Config:
+    "The official MACE config for concepts of `kind` on SD v1.4 (the deviations are listed above)."
+    check_choice("kind", kind, list(SD14_BY_KIND))
+    return replace(Config(), **SD14_BY_KIND[kind])
+
+
+TOY = Config(lamb=1.0, train_preserve_scale=1.0, fuse_preserve_scale=1.0, lr=1e-3, steps=50, n_images=8, aug_length=30)
+
+
+def default_config(
+    bb: Backbone,  # the backbone (its name tells toy from real)
+    kind: str | None = None,  # the concepts' kind on a real backbone (None: object)
+) -> Config:
+    "TOY on the toy backbones (whatever the kind); on others the official config for `kind`."
+    return replace(TOY) if bb.name.startswith("toy") else config_for_kind(kind or "object")
+
+# %% ../../nbs/methods/mace.ipynb #18da013a
+def _has_word(text: str, word: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.I) is not None
+
+
+def _replace_word(text: str, word: str, new: str) -> str:
+    return re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", new, text, flags=re.I)
+
+
+def concept_names(cfg: Config, forget: ImageData, retain: ImageData | None) -> list:
+    "The concepts to erase: cfg.concepts, or the table's with a word in the forget captions and none in the retain."
+    from unlearn_study.concepts import load_concepts, concept_words
+
+    cs = cfg.concept_list()
+    if cs is not None:
+        return cs
+    if retain is None or retain.captions is None:
+        raise StudyError(
+            "MACE needs the concept word(s): set cfg.concepts (e.g. ['star']), "
+            "or give a retain set so they can be found"
+        )
+    cs = []
+    for c in load_concepts().concept:
+        words = concept_words(c)
+        in_forget = any(_has_word(p, w) for p in forget.captions for w in words)
+        if in_forget and not any(_has_word(p, w) for p in retain.captions for w in words):
+            cs.append(c)
+    if not cs:
+        raise StudyError(
+            "no concept of the concept table appears in the forget captions and in no retain caption: set cfg.concepts"
+        )
+    return cs
+
+
+def concept_kind(names: list) -> str:
+    "The concept-table kind the concepts share (a name the table lacks counts as an object)."
+    from unlearn_study.concepts import load_concepts, concept_key
+
+    table = load_concepts()
+    kinds = dict(zip(table.concept.map(concept_key), table.kind))
+    found = sorted({kinds.get(concept_key(c), "object") for c in names})
+    if len(found) > 1:
+        raise StudyError(
+            f"concepts {names} are of different kinds {found}; MACE's official configs are per kind: "
+            "erase them in separate runs, or pass cfg=config_for_kind(kind)"
+        )
+    return found[0]
+
+
+def resolve_concepts(cfg: Config, forget: ImageData, retain: ImageData | None) -> tuple[list, list, list]:
+    "MACE's concept list (each concept's words found in the forget captions), one anchor each, and the words not found."
+    from unlearn_study.concepts import get_concept, concept_words
+
+    cs = concept_names(cfg, forget, retain)
+    if cfg.anchors is not None:
+        an = [cfg.anchors] if isinstance(cfg.anchors, str) else list(cfg.anchors)
+    else:
+        an = [get_concept(c)["anchor"] for c in cs]
+    words, anchors, missing = [], [], []
+    for c, a in zip(cs, an):
+        ws = concept_words(c, missing_ok=True)
+        found = [w for w in ws if any(_has_word(p, w) for p in forget.captions)]
+        if not found:
+            said = f" (its words: {', '.join(ws)})" if ws != [c] else ""
+            raise StudyError(f"no forget caption contains the concept {c!r}{said}; MACE builds its prompts from them")
+        words += found
+        anchors += [a] * len(found)
+        missing += [w for w in ws if w not in found]
+    return words, anchors, missing
+
+
+def concept_prompts_for(forget: ImageData, concept: str, anchor: str, n: int, seed: int) -> tuple[list, list]:
+    "Up to `n` distinct forget captions containing `concept` (a seeded choice), and their anchor twins."
+    caps = sorted({p for p in forget.captions if _has_word(p, concept)})
+    idx = np.random.default_rng(seed).permutation(len(caps))[:n]
+    old = [caps[i] for i in sorted(idx)]
+    return old, [_replace_word(p, concept, anchor) for p in old]
+
+
+def prior_captions(retain: ImageData | None, n: int, seed: int) -> list:
+    "Up to `n` distinct retain captions (a seeded choice): the prior whose token states preservation keeps."
+    if retain is None or retain.captions is None or not n:
+        return []
+    caps = sorted(set(retain.captions))
+    idx = np.random.default_rng(seed).permutation(len(caps))[:n]
+    return [caps[i] for i in sorted(idx)]
+
+# %% ../../nbs/methods/mace.ipynb #229ed74f
 def unlearn(bb: Backbone, forget, retain=None, cfg: Config | None = None, progress: bool = False) -> Backbone:
-    "MACE on a clone of `bb` (never changed): CFR of every attn2 K/V, then (stages='cfr+lora') one LoRA per concept and their fusion."
+    "MACE on a clone of `bb` (never changed): stage 1, then with stages='cfr+lora' stages 2 and 3."
     import pandas as pd, time
 
-    cfg = (cfg or default_config(bb)).check()
+    forget, retain = check_inputs(bb, forget, retain)
+    cfg = (cfg or config_for(bb, forget, retain)).check()
+    concepts, anchors, missing = resolve_concepts(cfg, forget, retain)
+    prompts = {
+        c: concept_prompts_for(forget, c, a, cfg.aug_length, cfg.seed + k)
+        for k, (c, a) in enumerate(zip(concepts, anchors))
+    }
+    prior_caps = prior_captions(retain, cfg.n_prior, cfg.seed)
+    need_prior = cfg.train_preserve_scale > 0 or (cfg.stages == "cfr+lora" and cfg.fuse_preserve_scale > 0)
+    P = prior_statistics(bb, prior_caps) if need_prior and prior_caps else None
+    if need_prior and P is None:
+        raise StudyError("a preservation scale > 0 needs a retain set with captions (the prior embeddings)")
+    timings, hists = {}, []
+    t0 = time.perf_counter()
+    model = bb.clone()
+    # stage 1: closed-form refinement on the matched positions of every concept's (old, new) pairs
+    cfr = refine(model, bb, prompts, cfg.lamb, P, cfg.train_preserve_scale, cfg.ridge)
+    timings["cfr_s"] = time.perf_counter() - t0
+    if cfg.stages == "cfr+lora":
+        t0 = time.perf_counter()
+        # stage 2: one LoRA per concept on the refined model, images from the original model
+        deltas, hists = train_loras(model, bb, prompts, cfg, progress)
+        timings["lora_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        # stage 3: fuse the LoRAs into the refined weights (W* → W_fused); E_j: all token states of concept j's prompts
+        E = {c: prior_statistics(bb, prompts[c][0]) for c in concepts}
+        W0 = {n: lin.weight.detach() for n, lin in kv_layers(bb.unet).items()}
+        fused = closed_form_fusion(model.unet, deltas, E, cfg.lamb, W0, P, cfg.fuse_preserve_scale, cfg.ridge)
+        timings.update(
+            fuse_s=time.perf_counter() - t0,
+            fuse_relative_gradient=relative_gradient(fused, cfg.lamb),
+            fusion_residual=fusion_residual(fused, deltas, E),
+        )
+    hist = pd.concat(hists, ignore_index=True) if hists else pd.DataFrame(columns=["concept", "step", "attn_loss"])
+    hist.attrs.update(
+        config=asdict(cfg),
+        concepts=concepts,
+        anchors=anchors,
+        words_without_prompts=missing,
+        prompts=prompts,
+        n_prior=len(prior_caps),
+        **cfr,
+        **timings,
+    )
+    model.history = hist
+    return model
+
+
+def check_inputs(bb: Backbone, forget, retain) -> tuple[ImageData, ImageData | None]:
+    "Check that MACE can run on `bb` and the forget set has captions; the sets as `ImageData`."
     if bb.kind != "text":
         raise StudyError(f"MACE edits cross-attention; {bb.name} is a {bb.kind}-conditioned backbone")
     if forget is not None and not isinstance(forget, ImageData):
@@ -424,90 +636,11 @@ def unlearn(bb: Backbone, forget, retain=None, cfg: Config | None = None, progre
         retain = ImageData.from_dataset(retain)
     if forget is None or forget.captions is None:
         raise StudyError("MACE needs a forget set with captions (the concept's prompts)")
-    concepts, anchors = resolve_concepts(cfg, forget, retain)
-    prompts = {
-        c: concept_prompts_for(forget, c, a, cfg.aug_length, cfg.seed + k)
-        for k, (c, a) in enumerate(zip(concepts, anchors))
-    }
-    prior_caps = []
-    if retain is not None and retain.captions is not None and cfg.n_prior:
-        caps = sorted(set(retain.captions))
-        idx = np.random.default_rng(cfg.seed).permutation(len(caps))[: cfg.n_prior]
-        prior_caps = [caps[i] for i in sorted(idx)]
-    need_prior = cfg.train_preserve_scale > 0 or (cfg.stages == "cfr+lora" and cfg.fuse_preserve_scale > 0)
-    P = prior_statistics(bb, prior_caps) if need_prior and prior_caps else None
-    if need_prior and P is None:
-        raise StudyError("a preservation scale > 0 needs a retain set with captions (the prior embeddings)")
-    timings = {}
+    return forget, retain
 
-    # stage 1: closed-form refinement on the matched positions of every concept's (old, new) pairs
-    t0 = time.perf_counter()
-    model = bb.clone()
-    old = [p for c in concepts for p in prompts[c][0]]
-    new = [p for c in concepts for p in prompts[c][1]]
-    stats = cfr_statistics(bb, old, new)
-    W0 = {n: l.weight.detach().clone() for n, l in kv_layers(model.unet).items()}
-    inputs = closed_form_refinement(model.unet, stats, cfg.lamb, P, cfg.train_preserve_scale, cfg.ridge)
-    grad = max(
-        float(
-            closed_form_gradient(kv_layers(model.unet)[n].weight.detach(), W, R, Q, cfg.lamb).abs().max()
-            / (R.abs().max() + cfg.lamb * W.abs().max())
-        )
-        for n, (W, R, Q) in inputs.items()
-    )
-    timings["cfr_s"] = time.perf_counter() - t0
-    hists = []
-    if cfg.stages == "cfr+lora":
-        # stage 2: one LoRA per concept on the refined model, images from the original model
-        t0 = time.perf_counter()
-        deltas = {}
-        for k, c in enumerate(concepts):
-            gen_prompts = [prompts[c][0][i % len(prompts[c][0])] for i in range(cfg.n_images)]
-            imgs = generated_data(bb, gen_prompts, seeds=range(cfg.gen_seed, cfg.gen_seed + cfg.n_images))
-            z0 = to_latents(
-                bb, from_uint8(imgs.images).to(bb.device), torch.Generator().manual_seed(cfg.gen_seed)
-            ).detach()
-            deltas[c], h = _train_lora(model, c, prompts[c][0], z0, cfg, progress)
-            hists.append(h)
-        timings["lora_s"] = time.perf_counter() - t0
-        # stage 3: fuse — W = argmin Σ_j Σ_e ‖W e − (W* + ΔW_j) e‖² + λ‖W − W*‖² + s_f Σ_prior ‖W e − W₀ e‖²
-        t0 = time.perf_counter()
-        E = {c: prior_statistics(bb, prompts[c][0]) for c in concepts}  # all token states of concept c's prompts
-        fuse_grad, gap = 0.0, {c: [0.0, 0.0] for c in concepts}
-        with torch.no_grad():
-            for n, lin in kv_layers(model.unet).items():
-                Wc = lin.weight.detach().double()
-                R = sum((Wc + deltas[c][n].double()) @ E[c] for c in concepts)
-                Q = sum(E[c] for c in concepts)
-                if P is not None and cfg.fuse_preserve_scale:
-                    R = R + cfg.fuse_preserve_scale * W0[n].double() @ P
-                    Q = Q + cfg.fuse_preserve_scale * P
-                Wf = solve_closed_form(Wc, R, Q, cfg.lamb, cfg.ridge)
-                fuse_grad = max(
-                    fuse_grad,
-                    float(
-                        closed_form_gradient(Wf, Wc, R, Q, cfg.lamb).abs().max()
-                        / (R.abs().max() + cfg.lamb * Wc.abs().max())
-                    ),
-                )
-                for c in concepts:  # Σ_e ‖(W − W_c) e‖² = tr((W − W_c) E_c (W − W_c)ᵀ)
-                    Dc = Wf - Wc - deltas[c][n].double()
-                    Dl = deltas[c][n].double()
-                    gap[c][0] += float(torch.trace(Dc @ E[c] @ Dc.T))
-                    gap[c][1] += float(torch.trace(Dl @ E[c] @ Dl.T))
-                lin.weight.copy_(Wf.to(lin.weight.dtype))
-        fusion = {c: (a / b) ** 0.5 if b > 0 else 0.0 for c, (a, b) in gap.items()}
-        timings.update(fuse_s=time.perf_counter() - t0, fuse_relative_gradient=fuse_grad, fusion_residual=fusion)
-    hist = pd.concat(hists, ignore_index=True) if hists else pd.DataFrame(columns=["concept", "step", "attn_loss"])
-    hist.attrs.update(
-        config=asdict(cfg),
-        concepts=concepts,
-        anchors=anchors,
-        prompts=prompts,
-        n_matched=stats["n"],
-        cfr_relative_gradient=grad,
-        n_prior=len(prior_caps),
-        **timings,
-    )
-    model.history = hist
-    return model
+
+def config_for(bb: Backbone, forget: ImageData, retain: ImageData | None) -> Config:
+    "The config `unlearn` uses when given none: TOY on the toy backbones, else the official one for the concepts' kind."
+    if bb.name.startswith("toy"):
+        return default_config(bb)
+    return default_config(bb, concept_kind(concept_names(Config(), forget, retain)))
