@@ -21,21 +21,40 @@ def _has_word(text: str, word: str) -> bool:
 
 
 def find_concepts(forget_captions: list, retain_captions: list) -> list:
-    "Concept-table entries that appear (as words) in some forget caption and in no retain caption."
-    from unlearn_study.concepts import load_concepts
+    "Concept-table entries one of whose words is in some forget caption and none in any retain caption."
+    from unlearn_study.concepts import load_concepts, concept_words
 
-    return [
-        c
-        for c in load_concepts().concept
-        if any(_has_word(p, c) for p in forget_captions) and not any(_has_word(p, c) for p in retain_captions)
-    ]
+    found = []
+    for c in load_concepts().concept:
+        words = concept_words(c)
+        in_forget = any(_has_word(p, w) for p in forget_captions for w in words)
+        if in_forget and not any(_has_word(p, w) for p in retain_captions for w in words):
+            found.append(c)
+    return found
+
+
+# the official choice by concept kind: ESD-u erases nudity and objects, ESD-x artists (celebrities: our choice)
+TRAIN_METHOD_BY_KIND = {"nudity": "esd-u", "object": "esd-u", "artist": "esd-x", "celebrity": "esd-x"}
+
+
+def train_method_for(
+    concept: str | None,  # the concept's name; None or a name the concept table lacks: ESD-x
+) -> str:
+    "The `train_method` for the concept's kind in the concept table (`TRAIN_METHOD_BY_KIND`; otherwise 'esd-x')."
+    from unlearn_study.concepts import load_concepts, concept_key
+
+    if concept is None:
+        return "esd-x"
+    table = load_concepts()
+    kind = dict(zip(table.concept.map(concept_key), table.kind)).get(concept_key(concept))
+    return TRAIN_METHOD_BY_KIND.get(kind, "esd-x")
 
 
 def esd_parameters(
     unet: torch.nn.Module,  # the U-Net
     train_method: str = "esd-x",  # one of TRAIN_METHODS
 ) -> dict:
-    "The parameters ESD trains (name → tensor): the weights and biases of the Linear/Conv2d layers `train_method` picks."
+    "The parameters ESD trains (name → tensor): weights and biases of the Linear/Conv2d layers `train_method` picks."
     check_choice("train_method", train_method, TRAIN_METHODS)
     out = {}
     for name, m in unet.named_modules():
@@ -53,8 +72,8 @@ def esd_parameters(
     return out
 
 # %% auto #0
-__all__ = ['TRAIN_METHODS', 'XT_MODELS', 'PROMPTS', 'TOY', 'find_concepts', 'esd_parameters', 'partial_ddim', 'Config',
-           'default_config', 'esd_prompts', 'unlearn']
+__all__ = ['TRAIN_METHODS', 'XT_MODELS', 'PROMPTS', 'TRAIN_METHOD_BY_KIND', 'TOY', 'find_concepts', 'train_method_for',
+           'esd_parameters', 'partial_ddim', 'Config', 'default_config', 'esd_prompts', 'unlearn']
 
 # %% ../../nbs/methods/esd.ipynb #b959d0ef
 @torch.no_grad()
@@ -84,8 +103,9 @@ def partial_ddim(
 class Config:
     "ESD settings. Defaults: the paper's on SD v1.4 (η 1, Adam 1e-5, 1000 iterations, DDIM 50, start guidance 3)."
 
-    # "esd-x": attn2 only; "esd-u": all but attn2; "esd-all"; "esd-x-strict": attn2 to_k/to_v
-    train_method: str = "esd-x"
+    # "esd-x": attn2 only; "esd-u": all but attn2; "esd-all"; "esd-x-strict": attn2 to_k/to_v;
+    # None: by the concept's kind (TRAIN_METHOD_BY_KIND: ESD-u for nudity and objects, ESD-x for artists)
+    train_method: str | None = None
     eta: float = 1.0  # negative guidance η
     steps: int = 1000  # optimiser iterations
     lr: float = 1e-5  # Adam learning rate
@@ -99,7 +119,8 @@ class Config:
     log_every: int = 25
 
     def check(self):
-        check_choice("train_method", self.train_method, TRAIN_METHODS)
+        if self.train_method is not None:
+            check_choice("train_method", self.train_method, TRAIN_METHODS)
         check_choice("xt_model", self.xt_model, XT_MODELS)
         check_choice("prompts", self.prompts, PROMPTS)
         check_number("eta", self.eta, lo=0)
@@ -116,14 +137,14 @@ class Config:
         return self
 
 
-TOY = Config(steps=75, lr=1e-3, batch_size=4, ddim_steps=25, start_guidance=1.0)
+TOY = Config(train_method="esd-x", steps=75, lr=1e-3, batch_size=4, ddim_steps=25, start_guidance=1.0)
 
 
 def default_config(bb: Backbone) -> Config:
-    "TOY on the toy backbones, the paper's settings otherwise."
+    "TOY on the toy backbones, the paper's settings otherwise (train_method by the concept's kind)."
     return replace(TOY) if bb.name.startswith("toy") else Config()
 
-
+# %% ../../nbs/methods/esd.ipynb #6138eb84
 def esd_prompts(cfg: Config, forget: ImageData | None, retain: ImageData | None) -> list:
     "The prompt(s) c: the concept's name, or the forget set's captions (`cfg.prompts`)."
     if cfg.prompts == "captions":
@@ -134,7 +155,8 @@ def esd_prompts(cfg: Config, forget: ImageData | None, retain: ImageData | None)
         return [cfg.concept]
     if forget is None or not forget.captions or retain is None or not retain.captions:
         raise StudyError(
-            "ESD needs the concept's name: set cfg.concept (e.g. 'Van Gogh'), or give forget and retain sets with captions to find it"
+            "ESD needs the concept's name: set cfg.concept (e.g. 'Van Gogh'), "
+            "or give forget and retain sets with captions to find it"
         )
     found = find_concepts(forget.captions, retain.captions)
     if len(found) != 1:
@@ -149,7 +171,7 @@ def unlearn(
     cfg: Config | None = None,
     progress: bool = False,
 ) -> Backbone:
-    "ESD on a clone of `bb` (which is never changed); the frozen `bb` is the teacher. Returns the clone with `.history`."
+    "ESD on a clone of `bb` (never changed); the frozen `bb` is the teacher. Returns the clone with `.history`."
     cfg = (cfg or default_config(bb)).check()
     if bb.kind != "text":
         raise StudyError(f"ESD erases a prompt's concept; {bb.name} is a {bb.kind}-conditioned backbone")
@@ -158,10 +180,12 @@ def unlearn(
     if retain is not None and not isinstance(retain, ImageData):
         retain = ImageData.from_dataset(retain)
     prompts = esd_prompts(cfg, forget, retain)
+    concept = cfg.concept if cfg.concept is not None else prompts[0] if cfg.prompts == "concept" else None
+    train_method = cfg.train_method or train_method_for(concept)
     frozen, model = bb, bb.clone()
     was_training = frozen.unet.training
     frozen.unet.eval()
-    params = esd_parameters(model.unet, cfg.train_method)
+    params = esd_parameters(model.unet, train_method)
     sched = make_sampler(bb, "ddim")
     sched.set_timesteps(cfg.ddim_steps)
     shape = latent_shape(bb)
@@ -193,6 +217,6 @@ def unlearn(
         hist = fit(model, step_fn, fcfg, params=list(params.values()), desc="ESD", progress=progress)
     finally:
         frozen.unet.train(was_training)
-    hist.attrs.update(config=asdict(cfg), prompts=prompts[:5], n_prompts=len(prompts))
+    hist.attrs.update(config=asdict(cfg), train_method=train_method, prompts=prompts[:5], n_prompts=len(prompts))
     model.history = hist
     return model
