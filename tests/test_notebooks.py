@@ -40,10 +40,15 @@ def test_experiment_smoke(tmp_path, nb, finding, params):
     assert meta["versions"]["torch"] and meta["seeds"] and "sampler" in meta
     metrics = json.loads((run/"metrics.json").read_text())
     assert isinstance(metrics.get("finding"), str) and metrics["finding"]
+    # metrics.json holds results only (byte-reproducible); wall-clock seconds and cache hits go to timings.json
+    text = (run/"metrics.json").read_text()
+    assert '"seconds' not in text and '"cached"' not in text, "timings belong in timings.json"
+    assert json.loads((run/"timings.json").read_text())["total"] > 0
     config = json.loads((run/"config.json").read_text())
     for k, v in params: assert config[k] == v, k                       # the asked concept/class was studied
     assert list(run.glob("figures/*.png")) and list(run.glob("grids/*.png"))
-    assert not list((out/finding/".staging").iterdir()), "nothing half-written may remain"
+    assert not (out/finding/".staging").exists(), "nothing half-written (nor an empty staging folder) may remain"
+    assert not list(run.glob("**/.*.tmp*")), "no temporary file may remain in the run folder"
     print(f"{nb}: {secs:.0f} s")
 
 
