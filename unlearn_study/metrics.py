@@ -157,7 +157,7 @@ CIFAR10_JUDGE = ASSETS / "cifar10-judge"
 
 
 def _images_labels(data, res: int | None = None):
-    "uint8 N×H×W×3 images (resized to res×res unless res is None) and int64 labels of a `datasets.Dataset` with `image` and `label`."
+    "uint8 N×H×W×3 images (resized to res×res unless res is None) and int64 labels of a Dataset's `image`, `label`."
     for c in ("image", "label"):
         if c not in data.column_names:
             raise StudyError(f"the dataset needs columns 'image' and 'label'; it has {data.column_names}")
@@ -241,7 +241,7 @@ def train_class_judge(
     device="auto",
     progress: bool = False,
 ) -> tuple[Judge, dict]:
-    "Train a one-head (`object`) judge on labelled images; returns it (in eval mode, on `device`) and its held-out accuracy."
+    "Train a one-head (`object`) judge on labelled images; return it (eval mode, on `device`) and its held-out accuracy."
     from unlearn_study.core import get_device
     from tqdm.auto import tqdm
 
@@ -312,8 +312,10 @@ def load_cifar10_judge(
     path = Path(path) if path is not None else CIFAR10_JUDGE
     if not (path / "judge.json").exists():
         raise MissingResourceError(
-            f"no CIFAR-10 judge at {path}. Train one on a GPU with `papermill nbs/05_pretrain.ipynb out.ipynb -p backbone "
-            f"cifar10-judge -p cifar10_source <hub id or folder>` (add `-p out_dir DIR` to save it to DIR/cifar10-judge instead "
+            f"no CIFAR-10 judge at {path}. Train one on a GPU with "
+            "`papermill nbs/05_pretrain.ipynb out.ipynb -p backbone "
+            "cifar10-judge -p cifar10_source <hub id or folder>` "
+            "(add `-p out_dir DIR` to save it to DIR/cifar10-judge instead "
             f"of {CIFAR10_JUDGE}), then pass that folder."
         )
     judge = load_judge(path, device)
