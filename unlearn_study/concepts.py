@@ -245,6 +245,8 @@ def load_prompts(
     if isinstance(source, pd.DataFrame):
         return check_prompts(source, seed, "the DataFrame")
     path = find_prompt_file(source)
+    if path.stat().st_size == 0:
+        raise StudyError(f"the prompt file {path} is empty; it needs a header row `prompt,evaluation_seed,case_number`")
     df = _read_json_prompts(path) if path.suffix.lower() == ".json" else pd.read_csv(path)
     df = df.drop(columns=[c for c in df.columns if re.fullmatch(r"Unnamed: \d+", str(c))])
     return check_prompts(df, seed, str(path))
