@@ -42,17 +42,18 @@ def finish(st: Study, **meta) -> str:
     return str(st.run.finish())
 
 # %% auto #0
-__all__ = ['DIMRA', 'FINE_TUNING_BASED', 'TEXT_METHODS', 'RESURGENCE', 'RGD', 'CIFAR_RELATED', 'UA_MIN', 'RATE_MAX', 'CLIP_DROP',
-           'Study', 'preset_for', 'finish', 'DimraPreset', 'dimra_setup', 'dimra_config', 'dimra_split',
-           'dimra_split_key', 'dimra_evaluate', 'dimra_unlearn', 'dimra_unlearning_curves', 'dimra_attack',
-           'dimra_grid', 'dimra_verdict', 'dimra_report', 'ResurgencePreset', 'resurgence_setup', 'resurgence_config',
-           'resurgence_measure', 'resurgence_erase', 'resurgence_ft_data', 'resurgence_ft_config',
-           'resurgence_erase_all', 'not_erased', 'resurgence_finetune', 'resurgence_show_prompts', 'resurgence_grid',
-           'kv_shift', 'weight_shift', 'resurgence_where', 'resurgence_scope', 'resurgence_verdict',
-           'resurgence_report', 'RgdPreset', 'split_methods', 'rgd_setup', 'rgd_config', 'rgd_unlearned', 'rgd_timed',
-           'rgd_class_split', 'rgd_class_key', 'rgd_eval_class', 'rgd_class_table', 'rgd_fid', 'rgd_class_grid',
-           'related_classes', 'rgd_ablation', 'rgd_sweep', 'rgd_prompt_split', 'rgd_concept_data', 'rgd_metric_names',
-           'rgd_eval_text', 'rgd_concept_table', 'rgd_concept_grid', 'rgd_compare', 'rgd_report', 'rgd_finish']
+__all__ = ['DIMRA', 'FINE_TUNING_BASED', 'RETAIN_FLOOR', 'TEXT_METHODS', 'RESURGENCE', 'RGD', 'CIFAR_RELATED', 'UA_MIN',
+           'RATE_MAX', 'CLIP_DROP', 'Study', 'preset_for', 'finish', 'DimraPreset', 'dimra_setup', 'dimra_config',
+           'dimra_split', 'dimra_split_key', 'dimra_evaluate', 'dimra_unlearn', 'dimra_unlearning_curves',
+           'dimra_attack', 'dimra_grid', 'collapsed', 'dimra_verdict', 'dimra_report', 'ResurgencePreset',
+           'resurgence_setup', 'resurgence_config', 'resurgence_measure', 'resurgence_erase', 'resurgence_ft_data',
+           'resurgence_ft_config', 'resurgence_erase_all', 'not_erased', 'resurgence_finetune',
+           'resurgence_show_prompts', 'resurgence_grid', 'kv_shift', 'weight_shift', 'resurgence_where',
+           'resurgence_scope', 'resurgence_verdict', 'resurgence_report', 'RgdPreset', 'split_methods', 'rgd_setup',
+           'rgd_config', 'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key', 'rgd_eval_class',
+           'rgd_class_table', 'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation', 'rgd_sweep',
+           'rgd_prompt_split', 'rgd_concept_data', 'rgd_metric_names', 'rgd_eval_text', 'rgd_concept_table',
+           'rgd_concept_grid', 'rgd_compare', 'rgd_report', 'rgd_finish']
 
 # %% ../nbs/01h_findings.ipynb #5357fbef
 @dataclass(frozen=True)
@@ -398,6 +399,16 @@ def dimra_grid(st: Study, n_show: int = 10):
 
 # %% ../nbs/01h_findings.ipynb #37e88e4d
 FINE_TUNING_BASED = ("salun", "sfron", "graddiff", "rgd", "rl", "ga")  # methods DiMRA's paper says it reverses
+RETAIN_FLOOR = 0.5  # a model keeping under this fraction of the base's retain quality has collapsed: not forgetting
+
+
+def collapsed(
+    retain: float | None,  # the model's mean retain quality (RA, retain alignment); None: not measured
+    base_retain: float | None,  # the base model's
+    floor: float = RETAIN_FLOOR,
+) -> bool:
+    "True when the model's retain quality is below `floor` times the base model's (its forgetting does not count)."
+    return retain is not None and base_retain is not None and retain < floor * base_retain
 
 
 def dimra_verdict(
@@ -405,10 +416,14 @@ def dimra_verdict(
     ar_before: float,  # mean AR_DiMRA before the attack (step 0)
     ar_after: float,  # mean AR_DiMRA after the attack
     oracle_after: float | None = None,  # the retrain oracle's mean AR after the same attack (None: no oracle ran)
+    ra: float | None = None,  # the method's mean RA after unlearning (None: not checked against the floor)
+    base_ra: float | None = None,  # the base model's mean RA
 ) -> str:
-    "One method's DiMRA verdict: 'oracle', 'not unlearned', 'reversed', 'partly reversed' or 'resists'."
+    "One method's DiMRA verdict: 'oracle', 'collapsed', 'not unlearned', 'reversed', 'partly reversed' or 'resists'."
     if method == "retrain":
         return "oracle"
+    if collapsed(ra, base_ra):
+        return "collapsed"
     if ar_before >= 0.5:
         return "not unlearned"
     if oracle_after is not None:
@@ -431,8 +446,12 @@ def dimra_report(
     per_seed_peak = att.groupby(["method", "seed"], as_index=False).AR_DiMRA.max()
     peak = summarise(per_seed_peak, "method", ["AR_DiMRA"]).set_index("method")
     oracle = s.AR_DiMRA_mean.get("retrain")
-    verdict = {m: dimra_verdict(m, start.loc[m, "AR_DiMRA_mean"], s.loc[m, "AR_DiMRA_mean"], oracle) for m in methods}
     u = unl_sum.set_index("method")
+    base_ra = u.RA_mean.get("base")
+    verdict = {
+        m: dimra_verdict(m, start.loc[m, "AR_DiMRA_mean"], s.loc[m, "AR_DiMRA_mean"], oracle, u.RA_mean.get(m), base_ra)
+        for m in methods
+    }
 
     def col(t, name):
         return [fmt(t.loc[m, f"{name}_mean"], t.loc[m, f"{name}_sd"]) for m in methods]
@@ -448,13 +467,19 @@ def dimra_report(
         },
         index=methods,
     )
-    ftb = [m for m in methods if m in FINE_TUNING_BASED]
+    broken = [m for m in methods if verdict[m] == "collapsed"]
+    ftb = [m for m in methods if m in FINE_TUNING_BASED and m not in broken]
     failed = [m for m in ftb if verdict[m] == "not unlearned"]
     ftb = [m for m in ftb if m not in failed] + failed
     rev = [m for m in ftb if verdict[m] == "reversed"]
     part = [m for m in ftb if verdict[m] == "partly reversed"]
     res = [m for m in ftb if verdict[m] == "resists"]
     lines = [header]
+    if broken:
+        lines.append(
+            f"- collapsed (RA after unlearning below {RETAIN_FLOOR:g} × the base's {base_ra:.2f}), so their forgetting "
+            f"is not counted: {', '.join(f'{m} (RA {u.RA_mean[m]:.2f})' for m in broken)}."
+        )
     if failed:
         lines.append(f"- did not unlearn the class at all (AR ≥ 0.5 before the attack): {', '.join(failed)}.")
     lines.append(
@@ -965,8 +990,12 @@ def resurgence_verdict(
     last: float,  # mean concept rate after fine-tuning
     last_sd: float,
     base_first: float,  # the base model's mean concept rate at step 0
+    retain: float | None = None,  # mean retain alignment right after erasure (None: not checked against the floor)
+    base_retain: float | None = None,  # the base model's
 ) -> str:
-    "'not erased', 'resurgence', 'partial' or 'none'."
+    "'collapsed', 'not erased', 'resurgence', 'partial' or 'none'."
+    if collapsed(retain, base_retain):
+        return "collapsed"
     if first >= 0.5 * base_first:
         return "not erased"
     rise, noise = last - first, 2 * max(last_sd, first_sd)
@@ -991,6 +1020,7 @@ def resurgence_report(
     per_seed_peak = curves.groupby(["method", "seed"], as_index=False).concept_rate.max()
     peak = summarise(per_seed_peak, "method", ["concept_rate"]).set_index("method")
     er_i = er_sum.set_index("method")
+    keep = er_i.get("retain_alignment_mean", pd.Series(dtype=float))  # retain alignment after erasure
     after = f"rate after {last_step} fine-tuning steps"
     verdict, rows = {}, []
     for m in not_erased_methods:
@@ -1005,6 +1035,8 @@ def resurgence_report(
             l.concept_rate_mean,
             l.concept_rate_sd,
             s_first.loc["base", "concept_rate_mean"],
+            keep.get(m),
+            keep.get("base"),
         )
         rows.append(
             {
@@ -1017,8 +1049,8 @@ def resurgence_report(
             }
         )
     table = pd.DataFrame(rows).set_index("method").reindex(methods).fillna("—")
-    res, part, none, failed = (
-        [m for m in methods if verdict[m] == v] for v in ("resurgence", "partial", "none", "not erased")
+    res, part, none, failed, broken = (
+        [m for m in methods if verdict[m] == v] for v in ("resurgence", "partial", "none", "not erased", "collapsed")
     )
     ctrl = fmt(s_last.loc["base", "concept_rate_mean"], s_last.loc["base", "concept_rate_sd"])
     lines = [
@@ -1028,6 +1060,14 @@ def resurgence_report(
         + (f"; none after: {', '.join(none)}" if none else "")
         + ".",
         *([f"- not erased in the first place: {', '.join(failed)}."] if failed else []),
+        *(
+            [
+                f"- collapsed (retain alignment after erasure below {RETAIN_FLOOR:g} × the base's), so not counted as "
+                f"erasure: {', '.join(f'{m} ({keep[m]:.2f})' for m in broken)}."
+            ]
+            if broken
+            else []
+        ),
         f"- control: the un-erased base keeps the concept at {ctrl} under the same fine-tuning.",
     ]
     if "mace" in methods and verdict["mace"] == "not erased":
@@ -1796,7 +1836,8 @@ def rgd_report(
     P, lines = st.P, []
     if cls_sum is not None:
         s = cls_sum.set_index("method")
-        forgets = [m for m in s.index if s.loc[m, "UA_mean"] >= UA_MIN]
+        broken = [m for m in s.index if collapsed(s.loc[m, "RA_mean"], s.loc["base", "RA_mean"])]
+        forgets = [m for m in s.index if s.loc[m, "UA_mean"] >= UA_MIN and m not in broken]
         caution = (
             f" (Caution: the base model itself has UA ≥ {UA_MIN} — it does not draw '{st.forget_class}' to begin with, "
             "so this comparison says little.)"
@@ -1810,6 +1851,12 @@ def rgd_report(
             + rgd_compare(cls_sum, "RA", forgets, "RA", st.n_class_samples)
             + caution
         )
+        if broken:
+            lines.append(
+                f"- collapsed (RA below {RETAIN_FLOOR:g} × the base's), not counted as forgetting: "
+                + ", ".join(f"{m} (UA {s.loc[m, 'UA_mean']:.2f}, RA {s.loc[m, 'RA_mean']:.2f})" for m in broken)
+                + "."
+            )
         if fid_sum is not None and len(fid_sum):
             f = fid_sum.set_index("method").FID_mean
             lines.append(
@@ -1857,7 +1904,9 @@ def rgd_report(
         s = con_sum.set_index("method")
         clip_forget = st.bb_text == "sd14" and st.concept_row["kind"] != "nudity"
         level = (s.loc["base", "forget_rate_mean"] - CLIP_DROP) if clip_forget else RATE_MAX
-        forgets = [m for m in s.index if s.loc[m, "forget_rate_mean"] <= level]
+        base_keep = s.loc["base", "align_heldout_mean"]
+        broken = [m for m in s.index if collapsed(s.loc[m, "align_heldout_mean"], base_keep)]
+        forgets = [m for m in s.index if s.loc[m, "forget_rate_mean"] <= level and m not in broken]
         n, rate = P.n_eval_prompts * 4, st.bb_text == "toy-t2i"
         lines.append(
             f"**Concept setting** (`{st.bb_text}`, erasing '{st.concept}', {len(st.seeds)} seed(s), {P.n_eval_prompts} "
@@ -1871,6 +1920,12 @@ def rgd_report(
             "- On the train retain prompts: "
             + rgd_compare(con_sum, "align_train", forgets, "train retain alignment", n, rate=rate)
         )
+        if broken:
+            lines.append(
+                f"- collapsed (held-out retain alignment below {RETAIN_FLOOR:g} × the base's), not counted as forgetting: "
+                + ", ".join(f"{m} ({s.loc[m, 'align_heldout_mean']:.2f})" for m in broken)
+                + "."
+            )
         if not clip_forget and s.loc["base", "forget_rate_mean"] <= level:
             lines.append(
                 f"- Caution: the base model's forget rate is already ≤ {level:.2f}: "
