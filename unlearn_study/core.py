@@ -9,9 +9,9 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['TRACKED_PACKAGES', 'OWNER_FILE', 'StudyError', 'MissingResourceError', 'DivergenceError', 'check_choice',
-           'check_number', 'set_seed', 'set_threads', 'get_device', 'pid_alive', 'plain_modes', 'atomic_write',
-           'write_json', 'read_json', 'config_hash', 'package_versions', 'git_sha', 'environment_info', 'remove_stale',
-           'RunDir', 'default_cache_root', 'file_lock', 'cached', 'Timer']
+           'check_number', 'check_flag', 'check_path', 'set_seed', 'set_threads', 'get_device', 'pid_alive',
+           'plain_modes', 'atomic_write', 'write_json', 'read_json', 'config_hash', 'package_versions', 'git_sha',
+           'environment_info', 'remove_stale', 'RunDir', 'default_cache_root', 'file_lock', 'cached', 'Timer']
 
 # %% ../nbs/00_core.ipynb #578a4ab9
 class StudyError(ValueError):
@@ -58,6 +58,24 @@ def check_number(
         )
     return value
 
+
+def check_flag(name: str, value) -> bool:
+    "Return `value` if it is True or False, else raise a `StudyError`."
+    if not isinstance(value, bool):
+        raise StudyError(f"{name}={value!r} must be True or False")
+    return value
+
+
+def check_path(
+    name: str,  # the parameter's name
+    value,  # a path (str or os.PathLike), or None where `none_ok`
+    none_ok: bool = True,
+):
+    "Return `value` if it can name a file or folder (None allowed where `none_ok`), else raise a `StudyError`."
+    if (value is None and none_ok) or (isinstance(value, (str, os.PathLike)) and str(value).strip()):
+        return value
+    raise StudyError(f"{name}={value!r} must be a path (a non-empty string){' or None' if none_ok else ''}")
+
 # %% ../nbs/00_core.ipynb #399e3bcb
 def set_seed(seed: int):  # the seed for python, numpy and torch
     "Seed every random number generator; return a `torch.Generator` seeded the same way."
@@ -86,7 +104,9 @@ def get_device(device: str = "auto"):  # "auto", "cpu", "cuda", "cuda:N" or "mps
 
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not (device in ("cpu", "cuda", "mps") or (device.startswith("cuda:") and device[5:].isdigit())):
+    if not isinstance(device, str) or not (
+        device in ("cpu", "cuda", "mps") or (device.startswith("cuda:") and device[5:].isdigit())
+    ):
         raise StudyError(f"device={device!r} is not allowed; choose 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise StudyError(f"device={device!r} was asked for but CUDA is not available here; use device='auto' or 'cpu'")

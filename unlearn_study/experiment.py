@@ -4,7 +4,7 @@
 
 # %% ../nbs/01g_experiment.ipynb #c679d466
 from __future__ import annotations
-import copy, dataclasses, hashlib, json, math
+import ast, copy, dataclasses, hashlib, json, math
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -16,27 +16,62 @@ SCALES = ("smoke", "default", "paper")
 
 
 def check_seeds(seeds) -> list:
-    "A non-empty list of non-negative integer seeds (an int or a comma-separated string are accepted)."
-    if isinstance(seeds, int):
+    "A non-empty list of distinct non-negative integer seeds (an int or a comma-separated string are accepted)."
+    given = seeds
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
         seeds = [seeds]
     if isinstance(seeds, str):
-        seeds = [int(s) for s in seeds.split(",") if s.strip()]
+        parts = [s.strip() for s in seeds.split(",") if s.strip()]
+        seeds = [int(s) if s.isdigit() else s for s in parts]
+    if not isinstance(seeds, (list, tuple)):
+        raise StudyError(f"seeds={given!r} must be a list of non-negative integers, e.g. seeds=[0, 1, 2]")
     seeds = list(seeds)
     if not seeds:
         raise StudyError("seeds is empty: give at least one seed, e.g. seeds=[0, 1, 2]")
     for s in seeds:
         check_number("seed", s, lo=0, integer=True)
+    if len(set(seeds)) < len(seeds):
+        raise StudyError(f"seeds={given!r} repeats a seed; give distinct seeds, e.g. seeds=[0, 1, 2]")
     return seeds
 
 
-def as_list(x) -> list:
-    "A list from a list or a comma-separated string."
-    return [s.strip() for s in x.split(",") if s.strip()] if isinstance(x, str) else list(x)
+def as_list(x, name: str = "value") -> list:
+    "A list of names from a list or a comma-separated string (`name`: the parameter, for the error message)."
+    if isinstance(x, str):
+        return [s.strip() for s in x.split(",") if s.strip()]
+    if not isinstance(x, (list, tuple)) or not all(isinstance(s, str) for s in x):
+        raise StudyError(f"{name}={x!r} must be a comma-separated string or a list of names")
+    return list(x)
+
+
+def check_parameters(
+    allowed,  # the notebook's parameter names
+    notebook: str,  # its name, for the message
+):
+    """Refuse parameters the notebook does not have. papermill only warns about an unknown `-p name value` and runs
+    on with the default; its injected cell (the one starting `# Parameters`) is in IPython's input history."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    history = ip.user_ns.get("In", []) if ip is not None else []
+    injected = set()
+    for src in history:
+        if src.lstrip().startswith("# Parameters"):
+            for node in ast.parse(src).body:
+                if isinstance(node, ast.Assign):
+                    injected |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    unknown = sorted(injected - set(allowed))
+    if unknown:
+        raise StudyError(
+            f"{notebook} has no parameter {', '.join(map(repr, unknown))}; its parameters: {', '.join(allowed)}"
+        )
 
 # %% auto #0
-__all__ = ['SCALES', 'PAPER_BACKBONE', 'check_seeds', 'as_list', 'fingerprint', 'cached_model', 'method_key', 'with_concepts',
-           'toy_concept_key', 'run_config', 'class_split', 'summarise', 'fmt', 'se_rate', 'diff_se', 'save_figure',
-           'save_grid']
+__all__ = ['SCALES', 'PAPER_BACKBONE', 'check_seeds', 'as_list', 'check_parameters', 'fingerprint', 'cached_model', 'method_key',
+           'with_concepts', 'toy_concept_key', 'run_config', 'class_split', 'summarise', 'fmt', 'se_rate', 'diff_se',
+           'save_figure', 'save_grid']
 
 # %% ../nbs/01g_experiment.ipynb #e028ba06
 def fingerprint(bb: Backbone) -> str:

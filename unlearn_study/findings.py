@@ -4,13 +4,15 @@
 
 # %% ../nbs/01h_findings.ipynb #e490fec7
 from __future__ import annotations
-import dataclasses, time, types
+import dataclasses, inspect, time, types
 from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
-from .core import StudyError, check_choice, set_seed, set_threads, get_device, RunDir
+from .core import StudyError, check_choice, check_flag, check_path, set_seed, set_threads, get_device
+from .core import RunDir
 from unlearn_study.experiment import (
     SCALES,
+    check_parameters,
     check_seeds,
     as_list,
     cached_model,
@@ -35,6 +37,15 @@ def preset_for(presets: dict, scale: str):
     return presets[scale]
 
 
+def check_inputs(checkpoint, out_dir, overwrite, **paths):
+    "The parameters every finding notebook shares (and its optional folders, `paths`), checked before any work."
+    check_path("checkpoint", checkpoint)
+    check_path("out_dir", out_dir, none_ok=False)
+    check_flag("overwrite", overwrite)
+    for name, value in paths.items():
+        check_path(name, value)
+
+
 def finish(st: Study, **meta) -> str:
     "Write meta.json (the run's environment, seeds and `meta`) and move the run folder into place."
     st.run.write_meta(device=st.dev, seeds=st.seeds, threads=st.threads, **meta)
@@ -43,11 +54,11 @@ def finish(st: Study, **meta) -> str:
 
 # %% auto #0
 __all__ = ['DIMRA', 'FINE_TUNING_BASED', 'RETAIN_FLOOR', 'TEXT_METHODS', 'RESURGENCE', 'RGD', 'CIFAR_RELATED', 'UA_MIN',
-           'RATE_MAX', 'CLIP_DROP', 'Study', 'preset_for', 'finish', 'DimraPreset', 'dimra_setup', 'dimra_config',
-           'dimra_split', 'dimra_split_key', 'dimra_evaluate', 'dimra_unlearn', 'dimra_unlearning_curves',
-           'dimra_attack', 'dimra_grid', 'collapsed', 'dimra_verdict', 'dimra_report', 'ResurgencePreset',
-           'resurgence_setup', 'resurgence_config', 'resurgence_measure', 'resurgence_erase', 'resurgence_ft_data',
-           'resurgence_ft_config', 'resurgence_erase_all', 'not_erased', 'resurgence_finetune',
+           'RATE_MAX', 'CLIP_DROP', 'Study', 'preset_for', 'check_inputs', 'finish', 'DimraPreset', 'dimra_setup',
+           'dimra_config', 'dimra_split', 'dimra_split_key', 'dimra_evaluate', 'dimra_unlearn',
+           'dimra_unlearning_curves', 'dimra_attack', 'dimra_grid', 'collapsed', 'dimra_verdict', 'dimra_report',
+           'ResurgencePreset', 'resurgence_setup', 'resurgence_config', 'resurgence_measure', 'resurgence_erase',
+           'resurgence_ft_data', 'resurgence_ft_config', 'resurgence_erase_all', 'not_erased', 'resurgence_finetune',
            'resurgence_show_prompts', 'resurgence_grid', 'kv_shift', 'weight_shift', 'resurgence_where',
            'resurgence_scope', 'resurgence_verdict', 'resurgence_report', 'RgdPreset', 'split_methods', 'rgd_setup',
            'rgd_config', 'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key', 'rgd_eval_class',
@@ -150,6 +161,9 @@ def dimra_setup(
     from unlearn_study.attacks import dimra as dimra_attack
 
     t_start = time.time()
+    check_parameters(inspect.signature(dimra_setup).parameters, "03_dimra")
+    check_inputs(checkpoint=checkpoint, out_dir=out_dir, overwrite=overwrite, judge_path=judge_path)
+    check_path("cifar10_source", cifar10_source, none_ok=False)
     P = preset_for(DIMRA, scale)
     seeds = check_seeds(seeds)
     toy_objects = load_world_spec()["objects"]
@@ -165,7 +179,7 @@ def dimra_setup(
             )
     check_choice("backbone", backbone, ["toy-class", "cifar10"])
     check_choice("forget_class", forget_class, toy_objects if backbone == "toy-class" else CIFAR10_CLASSES)
-    methods = check_methods(as_list(methods), "class")
+    methods = check_methods(methods, "class")
     check_choice("aux", aux, dimra_attack.AUX_SOURCES)
     seeds = seeds[: P.n_seeds]
     threads = set_threads(threads)
@@ -603,6 +617,8 @@ def resurgence_setup(
     from unlearn_study.attacks import finetune as ft
 
     t_start = time.time()
+    check_parameters(inspect.signature(resurgence_setup).parameters, "02_resurgence")
+    check_inputs(checkpoint=checkpoint, out_dir=out_dir, overwrite=overwrite)
     P = preset_for(RESURGENCE, scale)
     check_choice("scope", scope, ["none", "quick", "full"])
     check_choice("finetune_data", finetune_data, ft.DATA_CHOICES)
@@ -614,7 +630,7 @@ def resurgence_setup(
     if (backbone == "toy-t2i") != (info["world"] == "toy"):
         want = "toy-t2i" if info["world"] == "toy" else "sd14"
         raise StudyError(f"concept {concept!r} is a {info['world']} concept: use backbone='auto' ({want})")
-    methods = check_methods(as_list(methods), "text")
+    methods = check_methods(methods, "text")
     seeds = seeds[: P.n_seeds]
     threads = set_threads(threads)
     dev = get_device(device)
@@ -1186,11 +1202,14 @@ def split_methods(spec) -> tuple[list, list]:
     from unlearn_study.methods.registry import check_methods, method_names
 
     if not isinstance(spec, str):
-        spec = ",".join(as_list(spec))
+        spec = ",".join(as_list(spec, "methods"))
     if ":" not in spec:
         names = as_list(spec)
         for m in names:
-            check_choice("method", m, method_names())
+            if m not in method_names():
+                raise StudyError(f"unknown method {m!r}; the methods: {', '.join(method_names())}")
+        if len(set(names)) < len(names):
+            raise StudyError(f"methods={spec!r} names a method twice")
         return [m for m in names if m in method_names("class")], [m for m in names if m in method_names("text")]
     parts = {}
     for chunk in spec.split(";"):
@@ -1204,7 +1223,10 @@ def split_methods(spec) -> tuple[list, list]:
                 "e.g. 'class: graddiff,rg,rgd,salun; concept: esd,salun,graddiffd,rgd'"
             )
         parts[key] = as_list(names)
-    return check_methods(parts.get("class", []), "class"), check_methods(parts.get("concept", []), "text")
+    return (
+        check_methods(parts.get("class", []), "class", empty_ok=True),
+        check_methods(parts.get("concept", []), "text", empty_ok=True),
+    )
 
 # %% ../nbs/01h_findings.ipynb #f52fd808
 def rgd_setup(
@@ -1233,10 +1255,11 @@ def rgd_setup(
     from unlearn_study import evaluators
 
     t_start = time.time()
+    check_parameters(inspect.signature(rgd_setup).parameters, "04_rgd")
+    check_inputs(checkpoint, out_dir, overwrite, judge_path=judge_path, concept_checkpoint=concept_checkpoint)
+    check_path("cifar10_source", cifar10_source, none_ok=False)
     P = preset_for(RGD, scale)
     seeds = check_seeds(seeds)[: P.n_seeds]
-    if not isinstance(overwrite, bool):
-        raise StudyError(f"overwrite={overwrite!r} must be True or False")
     check_choice("backbone", backbone, ["auto", *BACKBONES])
     methods_class, methods_concept = split_methods(methods)
     if not methods_class and not methods_concept:

@@ -82,14 +82,27 @@ def method_config(name: str, bb, **overrides):
     return dataclasses.replace(cfg, **overrides)
 
 
-def check_methods(methods, kind: str) -> list:
+def check_methods(
+    methods,  # a list of names or a comma-separated string
+    kind: str,  # "class" or "text"
+    empty_ok: bool = False,  # may the list be empty (a finding with two parts runs either)?
+) -> list:
     "Validate a list of method names for a backbone kind before any heavy work."
+    ok = method_names(kind)
+    given = methods
     if isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
-    ok = method_names(kind)
+    if not isinstance(methods, (list, tuple)) or not all(isinstance(m, str) for m in methods):
+        raise StudyError(f"methods={given!r} must be a comma-separated string of names; choose from: {', '.join(ok)}")
+    if not methods and not empty_ok:
+        raise StudyError(f"methods={given!r} selects no method; choose from: {', '.join(ok)}")
     for m in methods:
+        if m not in method_names():
+            raise StudyError(f"unknown method {m!r}; the {kind}-backbone methods: {', '.join(ok)}")
         if m not in ok:
             raise StudyError(f"method {m!r} does not run on {kind} backbones; choose from: {', '.join(ok)}")
+    if len(set(methods)) < len(methods):
+        raise StudyError(f"methods={given!r} names a method twice")
     return list(methods)
 
 
