@@ -146,7 +146,7 @@ def run_config(
 ):
     "The configuration of `method` for one run of a finding notebook."
     import types
-    from unlearn_study.methods.registry import get_method
+    from unlearn_study.methods.registry import get_method, check_settings
 
     check_choice("scale", scale, SCALES)
     mod = get_method(method)
@@ -171,7 +171,7 @@ def run_config(
         preset.pop("n_world", None)  # the toy world's images: a real backbone retrains on the retain set
     want.update(preset)
     want = {k: v for k, v in want.items() if k in names}
-    return dataclasses.replace(cfg, **want, **settings)
+    return check_settings(dataclasses.replace(cfg, **want, **settings), method)
 
 # %% ../nbs/01g_experiment.ipynb #d4e75105
 def class_split(

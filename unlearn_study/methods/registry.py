@@ -6,7 +6,7 @@
 from __future__ import annotations
 import copy, dataclasses, importlib
 import pandas as pd
-from ..core import StudyError, check_choice
+from ..core import StudyError, check_choice, check_number
 
 METHODS = pd.DataFrame(
     [
@@ -79,7 +79,29 @@ def method_config(name: str, bb, **overrides):
     bad = set(overrides) - known - set(getattr(cfg, "deprecated_names", {}))  # old names: accepted, with a warning
     if bad:
         raise StudyError(f"{name} has no setting {sorted(bad)}; its settings: {', '.join(sorted(known))}")
-    return dataclasses.replace(cfg, **overrides)
+    return check_settings(dataclasses.replace(cfg, **overrides), name)
+
+
+COUNTS = ("steps", "epochs", "batch_size", "ddim_steps")  # whole numbers >= 1 where set (None: the method's own)
+POSITIVE = ("lr",)  # finite and > 0
+NON_NEGATIVE = ("retain_weight",)  # finite and >= 0
+
+
+def check_settings(cfg, name: str):
+    "Return a method's `cfg` if its step counts, batch sizes and rates are sensible numbers, else a `StudyError`."
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if v is None or isinstance(v, (str, list, tuple, dict)):
+            continue
+        if f.name in COUNTS or f.name.endswith("_batch_size"):
+            check_number(f"{name} {f.name}", v, lo=1, integer=True)
+        elif f.name in POSITIVE:
+            check_number(f"{name} {f.name}", v, lo=1e-30, hi=1e30)
+        elif f.name in NON_NEGATIVE:
+            check_number(f"{name} {f.name}", v, lo=0, hi=1e30)
+        elif isinstance(v, float) and v != v:
+            raise StudyError(f"{name} {f.name} is NaN")
+    return cfg
 
 
 def check_methods(
@@ -108,8 +130,9 @@ def check_methods(
 
 def run_method(name: str, bb, forget_set, retain_set, cfg=None, progress: bool = False, **overrides):
     "Unlearn with method `name`: returns a new model (the input is never changed)."
-    cfg = cfg if cfg is not None else method_config(name, bb, **overrides)
+    cfg = check_settings(cfg, name) if cfg is not None else method_config(name, bb, **overrides)
     return get_method(name).unlearn(bb, forget_set, retain_set, cfg, progress=progress)
 
 # %% auto #0
-__all__ = ['METHODS', 'method_names', 'get_method', 'method_config', 'check_methods', 'run_method']
+__all__ = ['METHODS', 'COUNTS', 'POSITIVE', 'NON_NEGATIVE', 'method_names', 'get_method', 'method_config', 'check_settings',
+           'check_methods', 'run_method']
