@@ -65,3 +65,38 @@ def test_killed_run_leaves_nothing_behind(tmp_path):
     assert json.loads((runs[0] / "metrics.json").read_text())["finding"]
     assert not list(cache.glob("*/.tmp-*")), list(cache.glob("*/.tmp-*"))
     assert not [f for f in runs[0].rglob("*") if f.name in (".owner",) or f.name.endswith(".tmp")]
+
+
+WRITER = """
+import sys, time
+from unlearn_study.core import RunDir, StudyError
+out, lr, pause = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+try:
+    with RunDir(out, "demo", {"lr": lr}) as run:
+        for i in range(200):
+            run.log_metrics(**{f"m{i}": i * lr})
+            time.sleep(pause / 200)
+    print("finished", run.final)
+except StudyError as e:
+    print("refused:", e)
+"""
+
+
+def test_concurrent_runs_into_one_out_dir_do_not_corrupt_each_other(tmp_path):
+    "Two different runs and a duplicate of one, started at once into the same out_dir: two complete run folders."
+    out = tmp_path / "runs"
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(out), lr, "3"], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for lr in ("0.1", "0.2")]
+    time.sleep(1.0)   # both are writing now; start a duplicate of the first
+    dup = subprocess.run([sys.executable, "-c", WRITER, str(out), "0.1", "0"], cwd=ROOT, text=True,
+                         capture_output=True, timeout=120)
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [r[1][-1500:] for r in results]
+    assert all(r[0].startswith("finished") for r in results), results
+    assert "refused: a run with the same configuration is being written by another process" in dup.stdout, dup
+    runs = sorted(d for d in (out / "demo").iterdir())
+    assert [d.name.startswith(".") for d in runs] == [False, False], runs   # no .staging left either
+    for d, lr in zip(runs, sorted(runs)):
+        metrics = json.loads((d / "metrics.json").read_text())
+        config = json.loads((d / "config.json").read_text())
+        assert len(metrics) == 200 and metrics["m199"] == 199 * config["lr"], (d, config)

@@ -314,9 +314,18 @@ class RunDir:
         except OSError as e:
             raise StudyError(f"cannot create the run folder under out_dir={str(out_dir)!r}: {e.strerror}") from None
         remove_stale(self.staging, "*")
+        owner = self.path / OWNER_FILE
+        if owner.exists() and int(owner.read_text() or 0) != os.getpid() and pid_alive(int(owner.read_text() or 0)):
+            raise StudyError(
+                f"a run with the same configuration is being written by another process (pid {owner.read_text()}) "
+                f"in {self.path}; wait for it, or change out_dir"
+            )
         if self.path.exists():
             shutil.rmtree(self.path)  # a staging folder of an earlier, failed run in this process
-        self.path.mkdir()
+        try:
+            self.path.mkdir()
+        except FileExistsError:  # another process started the same run in between
+            raise StudyError(f"a run with the same configuration started in {self.path} at the same moment") from None
         self.metrics, self.meta = {}, {}
         atomic_write(self.path / OWNER_FILE, str(os.getpid()))
         write_json(self.path / "config.json", config)
@@ -353,7 +362,11 @@ class RunDir:
                 raise StudyError(f"run folder {self.final} appeared while this run was going; not overwriting it")
             shutil.rmtree(self.final)
         (self.path / OWNER_FILE).unlink()
-        os.replace(self.path, self.final)
+        try:
+            os.replace(self.path, self.final)
+        except OSError:  # a run with the same configuration finished in between
+            atomic_write(self.path / OWNER_FILE, str(os.getpid()))
+            raise StudyError(f"run folder {self.final} appeared while this run was going; not overwriting it") from None
         self.path = self.final
         _remove_if_empty(self.staging)
         return self.final
