@@ -100,3 +100,27 @@ def test_concurrent_runs_into_one_out_dir_do_not_corrupt_each_other(tmp_path):
         metrics = json.loads((d / "metrics.json").read_text())
         config = json.loads((d / "config.json").read_text())
         assert len(metrics) == 200 and metrics["m199"] == 199 * config["lr"], (d, config)
+
+
+def _netns_ok():
+    "Can this machine run a command in a network namespace with only loopback up (unprivileged user namespaces)?"
+    import shutil
+    if not (shutil.which("unshare") and shutil.which("ip")):
+        return False
+    p = subprocess.run(["unshare", "-rn", "sh", "-c", "ip link set lo up"], capture_output=True)
+    return p.returncode == 0
+
+
+@pytest.mark.skipif(not _netns_ok(), reason="no unprivileged network namespaces here (unshare -rn failed)")
+def test_smoke_run_needs_no_network(tmp_path):
+    "03 at smoke scale in a network namespace with only loopback up (papermill talks to its kernel over 127.0.0.1)."
+    out = tmp_path / "runs"
+    probe = "import socket; socket.create_connection(('1.1.1.1', 443), timeout=3)"
+    cmd = (f"ip link set lo up && ! {sys.executable} -c \"{probe}\" 2>/dev/null && "
+           f"{PAPERMILL} {ROOT / 'nbs' / '03_dimra.ipynb'} {tmp_path / 'out.ipynb'} --cwd {ROOT} -k python3 "
+           f"-p scale smoke -p methods graddiff -p forget_class heart -p out_dir {out}")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_OFFLINE")}   # nothing told to stay offline
+    p = subprocess.run(["unshare", "-rn", "sh", "-c", cmd], env=env, capture_output=True, text=True, timeout=1500)
+    assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
+    runs = [d for d in (out / "dimra").iterdir()]
+    assert len(runs) == 1 and json.loads((runs[0] / "metrics.json").read_text())["finding"]
