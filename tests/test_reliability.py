@@ -124,3 +124,10 @@ def test_smoke_run_needs_no_network(tmp_path):
     assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
     runs = [d for d in (out / "dimra").iterdir()]
     assert len(runs) == 1 and json.loads((runs[0] / "metrics.json").read_text())["finding"]
+
+
+def test_judge_training_at_huge_lr_diverges():
+    "Pretraining loops are checked too: the toy judge's training at lr = 1e9 stops with the step and the rate."
+    from unlearn_study.metrics import train_judge
+    with pytest.raises(DivergenceError, match=r"judge: training diverged at step \d+ of 20 .* lr=1e\+09"):
+        train_judge(n_images=64, steps=20, lr=1e9, batch_size=16)

@@ -8,10 +8,11 @@ import contextlib, datetime, hashlib, importlib.metadata, json, os, platform, ra
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TRACKED_PACKAGES', 'OWNER_FILE', 'StudyError', 'MissingResourceError', 'DivergenceError', 'check_choice',
-           'check_number', 'check_flag', 'check_path', 'set_seed', 'set_threads', 'get_device', 'pid_alive',
-           'plain_modes', 'atomic_write', 'write_json', 'read_json', 'config_hash', 'package_versions', 'git_sha',
-           'environment_info', 'remove_stale', 'RunDir', 'default_cache_root', 'file_lock', 'cached', 'Timer']
+__all__ = ['TRACKED_PACKAGES', 'OWNER_FILE', 'StudyError', 'MissingResourceError', 'DivergenceError', 'check_finite_loss',
+           'check_choice', 'check_number', 'check_flag', 'check_path', 'set_seed', 'set_threads', 'get_device',
+           'pid_alive', 'plain_modes', 'atomic_write', 'write_json', 'read_json', 'config_hash', 'package_versions',
+           'git_sha', 'environment_info', 'remove_stale', 'RunDir', 'default_cache_root', 'file_lock', 'cached',
+           'Timer']
 
 # %% ../nbs/00_core.ipynb #578a4ab9
 class StudyError(ValueError):
@@ -24,6 +25,13 @@ class MissingResourceError(StudyError, FileNotFoundError):
 
 class DivergenceError(StudyError, FloatingPointError):
     "A model that diverged (non-finite loss, weights or samples) or collapsed: never scored, the run stops."
+
+
+def check_finite_loss(loss, who: str, step: int, steps: int, lr: float):
+    "Raise a `DivergenceError` naming `who`, the step and the learning rate when a training loss is NaN or infinite."
+    value = float(loss.detach()) if hasattr(loss, "detach") else float(loss)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise DivergenceError(f"{who}: training diverged at step {step} of {steps} (loss {value}) with lr={lr:g}")
 
 
 def check_choice(

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import StudyError, MissingResourceError, DivergenceError, check_number, write_json, read_json
+from .core import check_finite_loss
 from .world import load_world_spec, sample_attributes, render
 
 ASSETS = Path(__file__).parent / "assets" if "__file__" in globals() else Path("../unlearn_study/assets")
@@ -111,6 +112,7 @@ def train_judge(
         x = x + torch.randn(x.shape, generator=g) * noise * torch.rand(len(x), 1, 1, 1, generator=g)
         out = judge(x)
         loss = sum(F.cross_entropy(out[k], ys[k][tr][idx]) for k in heads)
+        check_finite_loss(loss, "judge", step, steps, lr)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -287,6 +289,8 @@ def train_class_judge(
         if augment:
             x = _augment(x, g)
         loss = F.cross_entropy(judge(x)["object"], y_tr[idx])
+        if step % 50 == 0 or step == steps - 1:  # (a check every step would sync the GPU every step)
+            check_finite_loss(loss, "class judge", step, steps, lr)
         opt.zero_grad()
         loss.backward()
         opt.step()
