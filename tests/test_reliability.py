@@ -131,3 +131,23 @@ def test_judge_training_at_huge_lr_diverges():
     from unlearn_study.metrics import train_judge
     with pytest.raises(DivergenceError, match=r"judge: training diverged at step \d+ of 20 .* lr=1e\+09"):
         train_judge(n_images=64, steps=20, lr=1e9, batch_size=16)
+
+
+@pytest.mark.parametrize("case,said", [
+    ("one-folder", "gives no labelled images"),
+    ("unreadable", "cannot identify image file"),
+    ("wrong-size", "a.png is 64×64"),
+])
+def test_bad_image_folders_name_the_folder_or_file(tmp_path, case, said):
+    "A CIFAR-10 image folder that cannot be used: a StudyError naming it or the bad file (was KeyError 'label')."
+    from PIL import Image
+    from unlearn_study.core import StudyError
+    from unlearn_study.backbones import load_cifar10_data
+    root = tmp_path / case
+    for c in (["cat"] if case == "one-folder" else ["cat", "dog"]):
+        (root / c).mkdir(parents=True)
+        Image.new("RGB", (64, 64) if case == "wrong-size" else (32, 32)).save(root / c / "a.png")
+    if case == "unreadable":
+        (root / "cat" / "b.png").write_text("not a png")
+    with pytest.raises(StudyError, match=said):
+        load_cifar10_data(str(root))

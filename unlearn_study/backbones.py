@@ -562,19 +562,33 @@ def load_cifar10_data(
             "sub-folder of PNGs per class."
         ) from e
     img_col = "img" if "img" in ds.column_names else "image"
+    if "label" not in ds.column_names or img_col not in ds.column_names:
+        raise StudyError(
+            f"{source!r} gives no labelled images (columns: {', '.join(ds.column_names)}): a folder needs one "
+            "sub-folder of PNGs per class, named by the class (airplane, automobile, ...)"
+        )
     names = ds.features["label"].names
 
     def conv(b):
-        return {"image": [np.asarray(im.convert("RGB"), np.uint8) for im in b[img_col]]}
+        out = [np.asarray(im.convert("RGB"), np.uint8) for im in b[img_col]]
+        for im, a in zip(b[img_col], out):
+            if a.shape != (32, 32, 3):
+                raise ValueError(f"{getattr(im, 'filename', '') or 'an image'} is {a.shape[1]}×{a.shape[0]}")
+        return {"image": out}
 
-    ds = ds.map(
-        conv,
-        batched=True,
-        remove_columns=[c for c in ds.column_names if c not in ("label",)],
-        features=datasets.Features(
-            {"image": datasets.Array3D((32, 32, 3), "uint8"), "label": datasets.ClassLabel(names=names)}
-        ),
-    )
+    try:
+        ds = ds.map(
+            conv,
+            batched=True,
+            remove_columns=[c for c in ds.column_names if c not in ("label",)],
+            features=datasets.Features(
+                {"image": datasets.Array3D((32, 32, 3), "uint8"), "label": datasets.ClassLabel(names=names)}
+            ),
+        )
+    except Exception as e:  # an unreadable file (PIL), or images that are not 32×32 (pyarrow)
+        raise StudyError(
+            f"cannot read the images of {source!r} as CIFAR-10 (32×32 RGB): {type(e).__name__}: {str(e)[:200]}"
+        ) from e
     return ds
 
 # %% ../nbs/01c_backbones.ipynb #8357541a
