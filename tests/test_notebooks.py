@@ -151,7 +151,7 @@ def test_sd14_measure_gives_numbers(tmp_path, tiny_sd14, monkeypatch):
     sd, clip = tiny_sd14
     monkeypatch.setenv("UNLEARN_CLIP", str(clip))
     monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path/"cache"))
-    st = resurgence_setup("nudity", checkpoint=str(sd), methods="", scale="smoke", seeds=[0], out_dir=tmp_path/"runs")
+    st = resurgence_setup("nudity", checkpoint=str(sd), methods="esd", scale="smoke", seeds=[0], out_dir=tmp_path/"runs")
     r = resurgence_measure(st, st.base, 0, 2)
     assert set(r) == {"concept_rate", "retain_alignment"}
     assert all(isinstance(v, float) for v in r.values()), r

@@ -62,11 +62,17 @@ class Config:
 __all__ = ['TOY', 'TOY_T2I', 'Config', 'replace_concept', 'alternative_data', 'unlearn', 'default_config']
 
 # %% ../../nbs/methods/dimum.ipynb #d1accd9a
-def replace_concept(caption: str, concept: str, by: str) -> str:
-    "The caption with the concept (as a whole word or phrase, any case) replaced by `by`."
-    out, n = re.subn(rf"(?<!\w){re.escape(concept)}(?!\w)", by, caption, flags=re.IGNORECASE)
+def replace_concept(
+    caption: str,
+    concept: str | list,  # the concept, or the words that stand for it (`concepts.concept_words`)
+    by: str,
+) -> str:
+    "The caption with the concept's words (each as a whole word or phrase, any case) replaced by `by`."
+    words = [concept] if isinstance(concept, str) else list(concept)
+    pattern = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    out, n = re.subn(rf"(?<!\w)(?:{pattern})(?!\w)", by, caption, flags=re.IGNORECASE)
     if n == 0:
-        raise StudyError(f"the forget caption {caption!r} does not contain the concept {concept!r}")
+        raise StudyError(f"the forget caption {caption!r} contains none of the concept's words {words}")
     return out
 
 
@@ -94,7 +100,10 @@ def alternative_data(bb: Backbone, forget: ImageData, cfg: Config) -> ImageData:
         by = cfg.anchor or get_concept(cfg.concept)["anchor"]
     else:
         by = cfg.alt[6:]
-    alt_caps = [replace_concept(c, cfg.concept, by) for c in caps]
+    from unlearn_study.concepts import concept_words
+
+    words = concept_words(cfg.concept, missing_ok=True)  # nudity: nude, naked, unclad, ... (the concept table)
+    alt_caps = [replace_concept(c, words, by) for c in caps]
     return ImageData(sample(bb, alt_caps, seeds=seeds), captions=caps)
 
 # %% ../../nbs/methods/dimum.ipynb #a07489a9
