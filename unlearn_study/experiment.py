@@ -153,8 +153,8 @@ def run_config(
     target = bb
     if scale == "paper" and bb.name in PAPER_BACKBONE:
         target = types.SimpleNamespace(name=PAPER_BACKBONE[bb.name], kind=bb.kind)
-    by_kind = {}  # a method with settings per concept kind (MACE) gets those of the concepts' kind on a real backbone
-    if concepts and bb.kind == "text" and hasattr(mod, "concept_kind"):
+    by_kind = {}  # a method with settings per concept kind (MACE) gets those of the concepts' kind on SD itself
+    if concepts and bb.kind == "text" and not bb.name.startswith("toy") and hasattr(mod, "concept_kind"):
         by_kind = {"kind": mod.concept_kind(list(concepts))}
     cfg = copy.deepcopy(mod.default_config(target, **by_kind))
     names = {f.name for f in dataclasses.fields(cfg)}
