@@ -421,8 +421,11 @@ def collapsed(
     base_retain: float | None,  # the base model's
     floor: float = RETAIN_FLOOR,
 ) -> bool:
-    "True when the model's retain quality is below `floor` times the base model's (its forgetting does not count)."
-    return retain is not None and base_retain is not None and retain < floor * base_retain
+    """True when the model's retain quality is below `floor` times the base model's (its forgetting does not count).
+    A base whose retain quality is not positive (a random model's CLIP alignment) gives no floor."""
+    if retain is None or base_retain is None or not base_retain > 0:
+        return False
+    return retain < floor * base_retain
 
 
 def dimra_verdict(
@@ -1086,7 +1089,12 @@ def resurgence_report(
         ),
         f"- control: the un-erased base keeps the concept at {ctrl} under the same fine-tuning.",
     ]
-    if "mace" in methods and verdict["mace"] == "not erased":
+    if "mace" in methods and verdict["mace"] == "collapsed":
+        lines.append(
+            "- MACE (the paper's method) collapsed here (its retain alignment fell below the floor), "
+            "so its resurgence cannot be measured."
+        )
+    elif "mace" in methods and verdict["mace"] == "not erased":
         b = fmt(er_i.loc["base", "concept_rate_mean"], er_i.loc["base", "concept_rate_sd"])
         lines.append(
             "- MACE (the paper's method) did not erase the concept here "
