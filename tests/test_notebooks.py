@@ -124,10 +124,11 @@ def save_tiny_clip(path):
 
 @pytest.fixture(scope="module")
 def tiny_sd14(tmp_path_factory):
-    "A tiny random Stable Diffusion folder (the `sd14` code path without a download) and a tiny CLIP."
-    from unlearn_study.backbones import save_tiny_sd
+    """The tiny twin of SD v1.4 (its component classes and CLIP's real tokenizer at small widths, random weights, saved in
+    diffusers format: the `sd14` code path without a download) and a tiny CLIP."""
+    from unlearn_study.backbones import save_sd14_twin
     d = tmp_path_factory.mktemp("sd14")
-    return save_tiny_sd(d/"tiny-sd"), save_tiny_clip(d/"tiny-clip")
+    return save_sd14_twin(d/"tiny-sd", "tiny"), save_tiny_clip(d/"tiny-clip")
 
 
 def test_sd14_without_clip_fails_before_work(tmp_path, tiny_sd14):
@@ -161,3 +162,34 @@ def test_sd14_measure_gives_numbers(tmp_path, tiny_sd14, monkeypatch):
     assert er_sum.columns.tolist() == ["method", "concept_rate_mean", "retain_alignment_mean", "concept_rate_sd",
                                        "retain_alignment_sd", "n"]
     assert -1 <= er_sum.retain_alignment_mean.iloc[0] <= 1
+
+
+@pytest.mark.parametrize("nb,finding,params", [
+    # the headline: nudity with 02's six default methods (MACE's and ESD's nudity settings, DiMUM's word replacement)
+    ("02_resurgence.ipynb", "resurgence", [("concept", "nudity")]),
+    # an artist in 04's concept setting (ESD-x, the artist kind), the class part skipped
+    ("04_rgd.ipynb", "rgd", [("concept", "van gogh"), ("methods", "concept: esd,salun,graddiffd,rgd")]),
+])
+def test_sd14_twin_runs_end_to_end(tmp_path, tiny_sd14, nb, finding, params):
+    "02 and 04 on SD v1.4's tiny twin at smoke scale, through `checkpoint` / `concept_checkpoint` as a user's folder."
+    sd, clip = tiny_sd14
+    out = tmp_path/"runs"
+    ckpt = "checkpoint" if nb.startswith("02") else "concept_checkpoint"
+    env = {**os.environ, "UNLEARN_CLIP": str(clip), "UNLEARN_CACHE": str(tmp_path/"cache")}
+    cmd = [PAPERMILL, str(NBS/nb), str(tmp_path/"out.ipynb"), "--cwd", str(ROOT), "-k", "python3",
+           "-p", ckpt, str(sd), "-p", "scale", "smoke", "-p", "out_dir", str(out)]
+    for k, v in params: cmd += ["-p", k, v]
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=1500, env=env)
+    assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
+    run = run_folder(out, finding)
+    config = json.loads((run/"config.json").read_text())
+    metrics = json.loads((run/"metrics.json").read_text())
+    assert metrics["finding"] and list(run.glob("grids/*.png"))
+    if finding == "resurgence":
+        assert config["backbone"] == "sd14" and config["concept"] == "nudity"
+        assert {r["method"] for r in metrics["erasure"]} == {"base", "mace", "esd", "salun", "graddiffd", "rgd", "dimum"}
+        assert all(isinstance(r["retain_alignment"], float) for r in metrics["erasure"])
+    else:
+        assert {r["method"] for r in metrics["concept_setting"]} == {"base", "esd", "salun", "graddiffd", "rgd"}
+    print(f"{nb} on the tiny SD v1.4 twin: {time.time() - t0:.0f} s")
