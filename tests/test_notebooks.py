@@ -148,7 +148,7 @@ def test_sd14_without_clip_fails_before_work(tmp_path, tiny_sd14):
 
 def test_sd14_measure_gives_numbers(tmp_path, tiny_sd14, monkeypatch):
     "On sd14, 02's measurement is numbers (CLIP's `alignment`, not clip_score's dict): the erasure table formats them."
-    from unlearn_study.findings import resurgence_setup, resurgence_measure, resurgence_erase_all
+    from unlearn_study.findings import resurgence_setup, resurgence_measure, resurgence_erase_all, resurgence_erase
     sd, clip = tiny_sd14
     monkeypatch.setenv("UNLEARN_CLIP", str(clip))
     monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path/"cache"))
@@ -162,6 +162,11 @@ def test_sd14_measure_gives_numbers(tmp_path, tiny_sd14, monkeypatch):
     assert er_sum.columns.tolist() == ["method", "concept_rate_mean", "retain_alignment_mean", "concept_rate_sd",
                                        "retain_alignment_sd", "n"]
     assert -1 <= er_sum.retain_alignment_mean.iloc[0] <= 1
+    m = st.erased[("esd", 0)]
+    assert m.text_encoder is st.base.text_encoder and m.vae is st.base.vae, "erased models share the base's frozen parts"
+    assert list(st.generated_sets) == [(st.P.n_forget, st.P.n_retain)]   # the sets were generated once
+    again, _, hit = resurgence_erase(st, "esd", 0)   # a cache hit generates nothing and loads no text encoder / VAE
+    assert hit and again.text_encoder is st.base.text_encoder
 
 
 @pytest.mark.parametrize("nb,finding,params", [

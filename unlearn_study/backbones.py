@@ -382,8 +382,13 @@ def _load_unet(cls, path):
         ) from e
 
 
-def load_checkpoint(path, device="cpu") -> Backbone:
-    "Load a folder written by `save_backbone`."
+def load_checkpoint(
+    path,
+    device="cpu",
+    frozen_from: Backbone | None = None,  # a loaded backbone of the same name whose frozen parts to share
+) -> Backbone:
+    """Load a folder written by `save_backbone`. With `frozen_from`, the text encoder, tokenizer, VAE and text cache
+    are that backbone's (not loaded again): every unlearned model of a study shares its base's frozen parts."""
     from diffusers import DDPMScheduler, UNet2DModel, UNet2DConditionModel
 
     path = Path(path)
@@ -397,7 +402,10 @@ def load_checkpoint(path, device="cpu") -> Backbone:
     unet = _load_unet(UNet2DModel if meta["kind"] == "class" else UNet2DConditionModel, path / "unet")
     sched = DDPMScheduler.from_pretrained(path / "scheduler")
     kw = {k: meta[k] for k in _META_KEYS if k in meta}
-    if name == "toy-t2i":
+    if frozen_from is not None and frozen_from.name == name and frozen_from.kind == "text":
+        frozen = ("text_encoder", "tokenizer", "vae", "text_cache")
+        kw.update({k: getattr(frozen_from, k) for k in frozen})
+    elif name == "toy-t2i":
         enc, tok = load_minilm(meta["max_length"])
         kw.update(text_encoder=enc, tokenizer=tok)
     elif name == "sd14":

@@ -84,7 +84,11 @@ def fingerprint(bb: Backbone) -> str:
 
 
 def cached_model(
-    key: dict, build, root=None, device="cpu"  # everything that determines the model (JSON-able)  # build() -> Backbone
+    key: dict,  # everything that determines the model (JSON-able)
+    build,  # build() -> Backbone
+    root=None,
+    device="cpu",
+    frozen_from: Backbone | None = None,  # the base: the model shares its text encoder and VAE (see `load_checkpoint`)
 ) -> tuple[Backbone, bool]:
     "Return (model, was_cached): build and save it on a miss, load it on a hit."
     hit = {"v": True}
@@ -97,7 +101,7 @@ def cached_model(
             bb.history.to_csv(folder / "history.csv", index=False)
 
     folder = cached("models", key, make, root)
-    bb = load_checkpoint(folder / "model", device)
+    bb = load_checkpoint(folder / "model", device, frozen_from=frozen_from)
     if (folder / "history.csv").exists():
         bb.history = pd.read_csv(folder / "history.csv")
     return bb, hit["v"]

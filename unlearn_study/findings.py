@@ -745,25 +745,33 @@ def resurgence_erase(st: Study, method: str, seed: int, concepts=None, **setting
     cfg = resurgence_config(st, method, seed, concepts, **settings)
     data_key = {"concepts": concepts, "n": [P.n_forget, P.n_retain], "split_seed": seed}
     if st.backbone == "toy-t2i" and len(concepts) == 1:  # the same sets and cache key as 04_rgd's concept setting
-        split = make_split(st.concept, P.n_forget, P.n_retain, 9, seed=seed, res=base.resolution)
-        forget_set, retain_set = ImageData.from_dataset(split["forget"]), ImageData.from_dataset(split["retain"])
         data_key = toy_concept_key(st.concept, P.n_forget, P.n_retain, seed)
-    elif st.backbone == "toy-t2i":
-        n_each = P.n_forget // len(concepts)
-        forget_attrs = [make_split(c, n_each, 8, 8, seed=seed, res=base.resolution)["forget"] for c in concepts]
-        forget_set = ImageData.from_dataset(datasets.concatenate_datasets(forget_attrs))
-        others = concept_prompts(concepts[0], P.n_retain, seed=seed, with_concept=False, offset=2_000_000)
-        for c in concepts[1:]:
-            others = others[~others.caption.str.contains(rf"\b{c}\b")]
-        retain_set = ImageData.from_dataset(make_dataset(others, base.resolution))
-    else:
-        fp = st.forget_prompts.head(P.n_forget)
-        rp = st.retain_prompts.head(P.n_retain)
-        forget_set = generated_data(base, fp.prompt.tolist(), fp.evaluation_seed.tolist())
-        retain_set = generated_data(base, rp.prompt.tolist(), rp.evaluation_seed.tolist())
+
+    def sets():  # the forget and retain sets, made only when the model is not in the cache yet
+        if st.backbone == "toy-t2i" and len(concepts) == 1:
+            split = make_split(st.concept, P.n_forget, P.n_retain, 9, seed=seed, res=base.resolution)
+            return ImageData.from_dataset(split["forget"]), ImageData.from_dataset(split["retain"])
+        if st.backbone == "toy-t2i":
+            n_each = P.n_forget // len(concepts)
+            forget_attrs = [make_split(c, n_each, 8, 8, seed=seed, res=base.resolution)["forget"] for c in concepts]
+            others = concept_prompts(concepts[0], P.n_retain, seed=seed, with_concept=False, offset=2_000_000)
+            for c in concepts[1:]:
+                others = others[~others.caption.str.contains(rf"\b{c}\b")]
+            forget = ImageData.from_dataset(datasets.concatenate_datasets(forget_attrs))
+            return forget, ImageData.from_dataset(make_dataset(others, base.resolution))
+        # sd14: the base's images for the prompt files (their evaluation seeds), generated once for every method
+        memo = st.__dict__.setdefault("generated_sets", {})
+        if (P.n_forget, P.n_retain) not in memo:
+            fp, rp = st.forget_prompts.head(P.n_forget), st.retain_prompts.head(P.n_retain)
+            memo[P.n_forget, P.n_retain] = (
+                generated_data(base, fp.prompt.tolist(), fp.evaluation_seed.tolist()),
+                generated_data(base, rp.prompt.tolist(), rp.evaluation_seed.tolist()),
+            )
+        return memo[P.n_forget, P.n_retain]
+
     key = method_key(method, cfg, base, data_key, seed)
     t0 = time.time()
-    m, hit = cached_model(key, lambda: run_method(method, base, forget_set, retain_set, cfg), device=st.dev)
+    m, hit = cached_model(key, lambda: run_method(method, base, *sets(), cfg), device=st.dev, frozen_from=base)
     return m, time.time() - t0, hit
 
 
@@ -1402,7 +1410,9 @@ def rgd_unlearned(st: Study, method: str, bb, forget_set, retain_set, cfg, data_
 
     key = method_key(method, cfg, bb, data_key, seed)
     t0 = time.time()
-    m, was_cached = cached_model(key, lambda: run_method(method, bb, forget_set, retain_set, cfg), device=st.dev)
+    m, was_cached = cached_model(
+        key, lambda: run_method(method, bb, forget_set, retain_set, cfg), device=st.dev, frozen_from=bb
+    )
     return m, time.time() - t0, was_cached
 
 
