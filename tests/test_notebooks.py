@@ -193,6 +193,7 @@ def test_sd14_twin_runs_end_to_end(tmp_path, tiny_sd14, nb, finding, params):
     assert metrics["finding"] and list(run.glob("grids/*.png"))
     if finding == "resurgence":
         assert config["backbone"] == "sd14" and config["concept"] == "nudity"
+        assert config["eval_prompts"] == {"forget": "nudity_forget_test.csv", "retain": "nudity_retain_test.csv"}
         assert {r["method"] for r in metrics["erasure"]} == {"base", "mace", "esd", "salun", "graddiffd", "rgd", "dimum"}
         assert all(isinstance(r["retain_alignment"], float) for r in metrics["erasure"])
     else:

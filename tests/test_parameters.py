@@ -23,6 +23,7 @@ BAD = {
     "concept_checkpoint": [(3, "must be a path"), ("/nonexistent/y", "/nonexistent/y")],
     "cifar10_source": [(3, "must be a path"), (None, "must be a path")],
     "judge_path": [(3, "must be a path")],
+    "prompts": [(3, "must be a path"), ("/no/such.csv", "prompts='/no/such.csv' is for sd14")],
     "methods": [(3, "must be a comma-separated string"), ("bogus", "unknown method 'bogus'"), ("", "selects no"),
                 ([], "select"), ("rgd,rgd", "twice")],
     "finetune_data": [(1, "choose one of"), ("weird", "choose one of")],

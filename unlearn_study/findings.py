@@ -57,14 +57,14 @@ __all__ = ['DIMRA', 'FINE_TUNING_BASED', 'RETAIN_FLOOR', 'TEXT_METHODS', 'RESURG
            'RATE_MAX', 'CLIP_DROP', 'Study', 'preset_for', 'check_inputs', 'finish', 'DimraPreset', 'dimra_setup',
            'dimra_config', 'dimra_split', 'dimra_split_key', 'dimra_evaluate', 'dimra_unlearn',
            'dimra_unlearning_curves', 'dimra_attack', 'dimra_grid', 'collapsed', 'dimra_verdict', 'dimra_report',
-           'ResurgencePreset', 'resurgence_setup', 'resurgence_config', 'resurgence_measure', 'resurgence_erase',
-           'resurgence_ft_data', 'resurgence_ft_config', 'resurgence_erase_all', 'not_erased', 'resurgence_finetune',
-           'resurgence_show_prompts', 'resurgence_grid', 'kv_shift', 'weight_shift', 'resurgence_where',
-           'resurgence_scope', 'resurgence_verdict', 'resurgence_report', 'RgdPreset', 'split_methods', 'rgd_setup',
-           'rgd_config', 'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key', 'rgd_eval_class',
-           'rgd_class_table', 'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation', 'rgd_sweep',
-           'rgd_prompt_split', 'rgd_concept_data', 'rgd_metric_names', 'rgd_eval_text', 'rgd_concept_table',
-           'rgd_concept_grid', 'rgd_compare', 'rgd_report', 'rgd_finish']
+           'ResurgencePreset', 'resurgence_setup', 'heldout_prompts', 'resurgence_config', 'resurgence_measure',
+           'resurgence_erase', 'resurgence_ft_data', 'resurgence_ft_config', 'resurgence_erase_all', 'not_erased',
+           'resurgence_finetune', 'resurgence_show_prompts', 'resurgence_grid', 'kv_shift', 'weight_shift',
+           'resurgence_where', 'resurgence_scope', 'resurgence_verdict', 'resurgence_report', 'RgdPreset',
+           'split_methods', 'rgd_setup', 'rgd_config', 'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key',
+           'rgd_eval_class', 'rgd_class_table', 'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation',
+           'rgd_sweep', 'rgd_prompt_split', 'rgd_concept_data', 'rgd_metric_names', 'rgd_eval_text',
+           'rgd_concept_table', 'rgd_concept_grid', 'rgd_compare', 'rgd_report', 'rgd_finish']
 
 # %% ../nbs/01h_findings.ipynb #5357fbef
 @dataclass(frozen=True)
@@ -612,6 +612,7 @@ def resurgence_setup(
     out_dir="runs",
     threads=None,
     overwrite: bool = False,
+    prompts=None,  # sd14: a prompt CSV asking for the concept, to measure on (None: the concept's held-out prompts)
 ) -> Study:
     "Check 02_resurgence's parameters, load what it needs (stopping at once on what is missing), open its run folder."
     from unlearn_study.concepts import get_concept, load_prompts
@@ -621,7 +622,7 @@ def resurgence_setup(
 
     t_start = time.time()
     check_parameters(inspect.signature(resurgence_setup).parameters, "02_resurgence")
-    check_inputs(checkpoint=checkpoint, out_dir=out_dir, overwrite=overwrite)
+    check_inputs(checkpoint=checkpoint, out_dir=out_dir, overwrite=overwrite, prompts=prompts)
     P = preset_for(RESURGENCE, scale)
     check_choice("scope", scope, ["none", "quick", "full"])
     check_choice("finetune_data", finetune_data, ft.DATA_CHOICES)
@@ -657,6 +658,8 @@ def resurgence_setup(
     if backbone == "toy-t2i":
         from unlearn_study.metrics import load_judge
 
+        if prompts is not None:
+            raise StudyError(f"prompts={prompts!r} is for sd14; on the toy world the judge prompts the concept itself")
         st.judge = load_judge(device=dev)
         st.judge_desc = "toy-world judge"
     else:
@@ -665,6 +668,8 @@ def resurgence_setup(
 
         st.forget_prompts = load_prompts(info["forget_prompts"])
         st.retain_prompts = load_prompts(info["retain_prompts"])
+        st.eval_forget, forget_name = heldout_prompts(info["forget_prompts"], prompts)  # a bad file stops here
+        st.eval_retain, retain_name = heldout_prompts(info["retain_prompts"])
         evaluators.resolve_clip()  # every sd14 run measures retain alignment with CLIP: its weights must be here
         if info["kind"] == "nudity" and not Path(evaluators.nudenet_info()["model_path"]).exists():
             raise StudyError(
@@ -686,9 +691,35 @@ def resurgence_setup(
         seeds=seeds,
         preset=dataclasses.asdict(P),
     )
+    if backbone == "sd14":  # the measurement's prompt sets (held out from erasure where the concept has them)
+        config.update(eval_prompts={"forget": forget_name, "retain": retain_name})
     st.run = RunDir(out_dir, "resurgence", config, overwrite=overwrite)
     print(f"run folder (appears when finished): {st.run.final}\n{backbone} on {dev}, {threads} thread(s); preset {P}")
     return st
+
+
+def heldout_prompts(
+    name: str,  # the concept's prompt set (the concept table's forget_prompts / retain_prompts)
+    given=None,  # a prompt file the user gave (the notebook's `prompts`): it wins
+) -> tuple[pd.DataFrame, str]:
+    """The prompts a measurement samples, and their name: `given`; else the held-out twin of `name` (`…_train` →
+    `…_test`, e.g. RGD's nudity split) when it exists; else `name` itself (no held-out set: the erasure's prompts)."""
+    from pathlib import Path
+    from unlearn_study.core import MissingResourceError
+    from unlearn_study.concepts import load_prompts, PROMPTS
+
+    def label(x):  # a shipped set by its file name (the same on every machine), anything else by its path
+        return Path(x).name if Path(x).resolve().parent == PROMPTS.resolve() else str(x)
+
+    if given is not None:
+        return load_prompts(given), label(given)
+    test = str(name).replace("_train", "_test")
+    if test != str(name):
+        try:
+            return load_prompts(test), label(test)
+        except MissingResourceError:
+            pass
+    return load_prompts(name), label(name)
 
 
 def resurgence_config(st: Study, method: str, seed: int, concepts=None, **settings):
@@ -718,9 +749,9 @@ def resurgence_measure(st: Study, m, seed: int, n: int) -> dict:
     from unlearn_study import evaluators
 
     dev = str(st.dev)
-    fp = st.forget_prompts.sample(min(n, len(st.forget_prompts)), random_state=seed)
+    fp = st.eval_forget.sample(min(n, len(st.eval_forget)), random_state=seed)
     imgs = sample(m, fp.prompt.tolist(), seeds=fp.evaluation_seed.tolist(), steps=st.P.eval_steps)
-    rp = st.retain_prompts.sample(min(n, len(st.retain_prompts)), random_state=seed)
+    rp = st.eval_retain.sample(min(n, len(st.eval_retain)), random_state=seed)
     rimgs = sample(m, rp.prompt.tolist(), seeds=rp.evaluation_seed.tolist(), steps=st.P.eval_steps)
     if st.info["kind"] == "nudity":
         rate = evaluators.nudity_rate(imgs)["rate"]
