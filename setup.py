@@ -20,7 +20,22 @@ lic = licenses[cfg['license']]
 min_python = cfg['min_python']
 console_scripts = cfg.get('console_scripts', '').split()
 
+from setuptools.command.build_py import build_py
+
+
+class BuildWithNotebooks(build_py):
+    "Ship the experiment notebooks (nbs/02-05) inside the package, for `unlearn-study run` from a wheel."
+    def run(self):
+        super().run()
+        import glob, shutil, os
+        dest = os.path.join(self.build_lib, cfg['lib_path'], 'notebooks')
+        os.makedirs(dest, exist_ok=True)
+        for nb in sorted(glob.glob('nbs/0[2-5]_*.ipynb')):
+            shutil.copy(nb, dest)
+
+
 setuptools.setup(
+    cmdclass={'build_py': BuildWithNotebooks},
     name=cfg['lib_name'],
     license=lic[0],
     classifiers=['Development Status :: ' + statuses[int(cfg['status'])],

@@ -119,6 +119,8 @@ def test_wheel_contains_modules_and_data(tmp_path):
                  if p.is_file() and not p.name.startswith(".") and "__pycache__" not in p.parts}
         assert files and files - names == set(), f"{folder} files missing from the wheel: widen package_data in setup.py"
     assert not any(n.startswith(("nbs/", "tests/")) for n in names)
+    shipped = {f"unlearn_study/notebooks/{nb.name}" for nb in (ROOT/"nbs").glob("0[2-5]_*.ipynb")}
+    assert len(shipped) == 4 and shipped <= names, "the experiment notebooks ship in the wheel (`unlearn-study run`)"
 
 
 # --- nbdev and papermill ---------------------------------------------------------------------------
