@@ -65,7 +65,8 @@ def unlearn_command(
         raise StudyError(f"--out {out} is not empty; give a new folder")
     bb = load_backbone(backbone)
     settings = {"seed": seed} | ({"steps": steps} if steps is not None else {})
-    cfg = method_config(method, bb, **{k: v for k, v in settings.items() if hasattr(method_config(method, bb), k)})
+    default = method_config(method, bb)
+    cfg = method_config(method, bb, **{k: v for k, v in settings.items() if hasattr(default, k)})
     split = make_split(forget, n_forget, n_retain, 0, seed=seed, res=bb.resolution)  # unknown concept: an error here
     model = run_method(method, bb, split["forget"], split["retain"], cfg)
     save_backbone(model, out)

@@ -323,9 +323,10 @@ class RunDir:
             raise StudyError(f"cannot create the run folder under out_dir={str(out_dir)!r}: {e.strerror}") from None
         remove_stale(self.staging, "*")
         owner = self.path / OWNER_FILE
-        if owner.exists() and int(owner.read_text() or 0) != os.getpid() and pid_alive(int(owner.read_text() or 0)):
+        pid = int(owner.read_text() or 0) if owner.exists() else 0
+        if pid and pid != os.getpid() and pid_alive(pid):
             raise StudyError(
-                f"a run with the same configuration is being written by another process (pid {owner.read_text()}) "
+                f"a run with the same configuration is being written by another process (pid {pid}) "
                 f"in {self.path}; wait for it, or change out_dir"
             )
         if self.path.exists():
