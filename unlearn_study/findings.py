@@ -4,11 +4,12 @@
 
 # %% ../nbs/01h_findings.ipynb #e490fec7
 from __future__ import annotations
-import dataclasses, inspect, time, types
+import dataclasses, inspect, math, time, types
 from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
-from .core import StudyError, check_choice, check_flag, check_path, set_seed, set_threads, get_device
+from .core import StudyError, check_choice, check_flag, check_number, check_path, config_hash
+from .core import set_seed, set_threads, get_device
 from .core import RunDir
 from unlearn_study.experiment import (
     SCALES,
@@ -16,6 +17,11 @@ from unlearn_study.experiment import (
     check_seeds,
     as_list,
     cached_model,
+    fingerprint,
+    weights_hash,
+    measured,
+    ModelStore,
+    Progress,
     method_key,
     run_config,
     summarise,
@@ -50,6 +56,8 @@ def finish(st: Study, **meta) -> str:
     "Write meta.json (the run's environment, seeds and `meta`) and move the run folder into place."
     st.run.write_meta(device=st.dev, seeds=st.seeds, threads=st.threads, **meta)
     st.run.log_timings(total=time.time() - st.t_start)
+    if getattr(st, "progress", None) is not None:
+        st.progress.close()
     return str(st.run.finish())
 
 # %% auto #0
@@ -57,14 +65,15 @@ __all__ = ['DIMRA', 'FINE_TUNING_BASED', 'RETAIN_FLOOR', 'TEXT_METHODS', 'RESURG
            'RATE_MAX', 'CLIP_DROP', 'Study', 'preset_for', 'check_inputs', 'finish', 'DimraPreset', 'dimra_setup',
            'dimra_config', 'dimra_split', 'dimra_split_key', 'dimra_evaluate', 'dimra_unlearn',
            'dimra_unlearning_curves', 'dimra_attack', 'dimra_grid', 'collapsed', 'dimra_verdict', 'dimra_report',
-           'ResurgencePreset', 'resurgence_setup', 'heldout_prompts', 'resurgence_config', 'resurgence_measure',
-           'resurgence_erase', 'resurgence_ft_data', 'resurgence_ft_config', 'resurgence_erase_all', 'not_erased',
-           'resurgence_finetune', 'resurgence_show_prompts', 'resurgence_grid', 'kv_shift', 'weight_shift',
-           'resurgence_where', 'resurgence_scope', 'resurgence_verdict', 'resurgence_report', 'RgdPreset',
-           'split_methods', 'rgd_setup', 'rgd_config', 'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key',
-           'rgd_eval_class', 'rgd_class_table', 'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation',
-           'rgd_sweep', 'rgd_prompt_split', 'rgd_concept_data', 'rgd_metric_names', 'rgd_eval_text',
-           'rgd_concept_table', 'rgd_concept_grid', 'rgd_compare', 'rgd_report', 'rgd_finish']
+           'ResurgencePreset', 'resurgence_setup', 'ft_points', 'resurgence_plan', 'scope_runs', 'heldout_prompts',
+           'resurgence_config', 'resurgence_measure', 'resurgence_erase', 'resurgence_ft_data', 'resurgence_ft_config',
+           'resurgence_erase_all', 'not_erased', 'resurgence_finetune', 'resurgence_tune', 'resurgence_show_prompts',
+           'resurgence_grid', 'kv_shift', 'weight_shift', 'resurgence_where', 'scope_jobs', 'resurgence_scope',
+           'resurgence_verdict', 'resurgence_report', 'RgdPreset', 'split_methods', 'rgd_setup', 'rgd_config',
+           'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key', 'rgd_eval_class', 'rgd_class_table',
+           'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation', 'rgd_sweep', 'rgd_prompt_split',
+           'rgd_concept_data', 'rgd_metric_names', 'rgd_eval_text', 'rgd_concept_table', 'rgd_concept_grid',
+           'rgd_compare', 'rgd_report', 'rgd_finish']
 
 # %% ../nbs/01h_findings.ipynb #5357fbef
 @dataclass(frozen=True)
@@ -613,6 +622,8 @@ def resurgence_setup(
     threads=None,
     overwrite: bool = False,
     prompts=None,  # sd14: a prompt CSV asking for the concept, to measure on (None: the concept's held-out prompts)
+    eval_every=None,  # fine-tuning steps between two measurements (None: the preset's `ft_eval_every`)
+    n_eval=None,  # prompts with and without the concept per measurement (None: the preset's `n_eval`)
 ) -> Study:
     "Check 02_resurgence's parameters, load what it needs (stopping at once on what is missing), open its run folder."
     from unlearn_study.concepts import get_concept, load_prompts
@@ -624,6 +635,11 @@ def resurgence_setup(
     check_parameters(inspect.signature(resurgence_setup).parameters, "02_resurgence")
     check_inputs(checkpoint=checkpoint, out_dir=out_dir, overwrite=overwrite, prompts=prompts)
     P = preset_for(RESURGENCE, scale)
+    density = {"ft_eval_every": eval_every, "n_eval": n_eval}
+    for name, v in (("eval_every", eval_every), ("n_eval", n_eval)):
+        if v is not None:
+            check_number(name, v, lo=1, integer=True)
+    P = dataclasses.replace(P, **{k: v for k, v in density.items() if v is not None})
     check_choice("scope", scope, ["none", "quick", "full"])
     check_choice("finetune_data", finetune_data, ft.DATA_CHOICES)
     check_choice("finetune_mode", finetune_mode, ft.MODES)
@@ -654,6 +670,9 @@ def resurgence_setup(
         threads=threads,
         dev=dev,
         base=base,
+        base_ident=fingerprint(base),
+        erased=ModelStore(dev, frozen_from=base),  # (method, seed) -> erased model, loaded from the cache when used
+        tuned=ModelStore(dev, frozen_from=base),  # (method, first seed) -> the fine-tuned model
     )
     if backbone == "toy-t2i":
         from unlearn_study.metrics import load_judge
@@ -662,6 +681,7 @@ def resurgence_setup(
             raise StudyError(f"prompts={prompts!r} is for sd14; on the toy world the judge prompts the concept itself")
         st.judge = load_judge(device=dev)
         st.judge_desc = "toy-world judge"
+        st.measure_key = {"judge": weights_hash(st.judge), "eval_steps": P.eval_steps}
     else:
         from unlearn_study import evaluators
         from pathlib import Path
@@ -676,6 +696,9 @@ def resurgence_setup(
                 "NudeNet's detector model is missing: reinstall it with `pip install --force-reinstall nudenet`"
             )
         st.judge_desc = "NudeNet / CLIP" if info["kind"] == "nudity" else "CLIP"
+        sets = {"forget": st.eval_forget.to_dict("list"), "retain": st.eval_retain.to_dict("list")}
+        st.measure_key = {"clip": evaluators.resolve_clip(), "sets": config_hash(sets, 16), "eval_steps": P.eval_steps}
+    st.measure_key.update(concept=concept, kind=info["kind"], backbone=backbone)
     for m in methods:
         resurgence_config(st, m, seeds[0])  # every method's settings valid
     config = dict(
@@ -695,7 +718,25 @@ def resurgence_setup(
         config.update(eval_prompts={"forget": forget_name, "retain": retain_name})
     st.run = RunDir(out_dir, "resurgence", config, overwrite=overwrite)
     print(f"run folder (appears when finished): {st.run.final}\n{backbone} on {dev}, {threads} thread(s); preset {P}")
+    st.progress = Progress(resurgence_plan(st), "02_resurgence: measurements")
     return st
+
+
+def ft_points(steps: int, every: int) -> int:
+    "Measurements of one fine-tuning run after its step 0: every `every` steps and at the last step."
+    return math.ceil(steps / every)
+
+
+def resurgence_plan(st: Study) -> int:
+    "The run's measurements, counted before it starts (as if every method erases): the progress bar's total."
+    k, n_models = ft_points(st.P.ft_steps, st.P.ft_eval_every), len(st.seeds) * (1 + len(st.methods))
+    st.ft_methods = st.methods
+    return n_models + n_models * k + scope_runs(st) * k
+
+
+def scope_runs(st: Study, methods=None) -> int:
+    "The scope study's fine-tuning runs (those not reusing the main experiment's curve)."
+    return sum(not j["reuse"] for j in scope_jobs(st, methods))
 
 
 def heldout_prompts(
@@ -731,10 +772,19 @@ def resurgence_config(st: Study, method: str, seed: int, concepts=None, **settin
     )
 
 
-def resurgence_measure(st: Study, m, seed: int, n: int) -> dict:
+def resurgence_measure(
+    st: Study,
+    m,  # the model
+    seed: int,
+    n: int,  # prompts with and without the concept
+    ident: str | None = None,  # the model's identity (a cache key's hash): the result is stored and a rerun reads it
+) -> dict:
     """The concept rate on prompts asking for the concept, and retain alignment on prompts without it (toy: judged,
     plus the other objects' rate; sd14: NudeNet's nudity rate or the CLIP alignment with the concept prompts, and
     the CLIP alignment of the retain prompts)."""
+    if ident is not None:
+        key = {"finding": "resurgence", "model": ident, "seed": seed, "n": n, **st.measure_key}
+        return measured(key, lambda: resurgence_measure(st, m, seed, n))
     from unlearn_study.backbones import sample
 
     if st.backbone == "toy-t2i":
@@ -764,7 +814,7 @@ def resurgence_measure(st: Study, m, seed: int, n: int) -> dict:
 
 
 def resurgence_erase(st: Study, method: str, seed: int, concepts=None, **settings):
-    "An erased model, cached by configuration: (model, seconds, was_cached)."
+    "An erased model, cached by configuration: (model, seconds, was_cached, cache key)."
     import datasets
     from unlearn_study.train import ImageData, generated_data
     from unlearn_study.world import make_split, make_dataset
@@ -803,7 +853,7 @@ def resurgence_erase(st: Study, method: str, seed: int, concepts=None, **setting
     key = method_key(method, cfg, base, data_key, seed)
     t0 = time.time()
     m, hit = cached_model(key, lambda: run_method(method, base, *sets(), cfg), device=st.dev, frozen_from=base)
-    return m, time.time() - t0, hit
+    return m, time.time() - t0, hit, key
 
 
 def resurgence_ft_data(st: Study, choice: str, seed: int):
@@ -831,14 +881,18 @@ def resurgence_ft_config(st: Study, seed: int, **settings):
 # %% ../nbs/01h_findings.ipynb #75702971
 def resurgence_erase_all(st: Study):
     "Erase the concept with every method for every seed; concept rate and retain alignment of each model and the base."
-    rows, erased, secs_of, cached_of = [], {}, {}, {}
+    rows, secs_of, cached_of = [], {}, {}
     for seed in st.seeds:
         set_seed(seed)
-        rows.append({"method": "base", "seed": seed, **resurgence_measure(st, st.base, seed, st.P.n_eval)})
+        rows.append(
+            {"method": "base", "seed": seed, **resurgence_measure(st, st.base, seed, st.P.n_eval, st.base_ident)}
+        )
+        st.progress.update(f"base, seed {seed}")
         for method in st.methods:
-            m, secs, hit = resurgence_erase(st, method, seed)
-            erased[(method, seed)] = m
-            r = resurgence_measure(st, m, seed, st.P.n_eval)
+            m, secs, hit, key = resurgence_erase(st, method, seed)
+            st.erased.add((method, seed), key)
+            r = resurgence_measure(st, m, seed, st.P.n_eval, st.erased.ident((method, seed)))
+            st.progress.update(f"{method} erased, seed {seed}")
             rows.append({"method": method, "seed": seed, **r})
             secs_of[f"{method}/seed {seed}"], cached_of[f"{method}/seed {seed}"] = secs, hit
             print(
@@ -849,7 +903,7 @@ def resurgence_erase_all(st: Study):
     er_sum = summarise(er, "method", [c for c in ("concept_rate", "retain_alignment", "other_objects") if c in er])
     st.run.log_metrics(erasure=er.to_dict("records"), erasure_summary=er_sum.to_dict("records"))
     st.run.log_timings(erasure_seconds=secs_of, erasure_cached=cached_of)
-    st.erased, st.er = erased, er
+    st.er = er
     return er, er_sum
 
 
@@ -872,23 +926,14 @@ def resurgence_finetune(st: Study) -> pd.DataFrame:
             "resurgence cannot be measured, so it is not fine-tuned"
         )
     st.ft_methods = [m for m in st.methods if m not in st.not_erased]
-    keep = [k for k in ("concept_rate", "retain_alignment", "other_objects") if k in er]
-    curves, tuned, secs_of = [], {}, {}
+    k = ft_points(st.P.ft_steps, st.P.ft_eval_every)
+    st.progress.drop(len(st.seeds) * len(st.not_erased) * k + (scope_runs(st, st.methods) - scope_runs(st)) * k)
+    curves, secs_of = [], {}
     for seed in st.seeds:
-        data = resurgence_ft_data(st, st.finetune_data, seed)
         for method in ["base"] + st.ft_methods:
-            m0 = st.base if method == "base" else st.erased[(method, seed)]
-            first = er[(er.method == method) & (er.seed == seed)].iloc[0]
             t0 = time.time()
-            m1, ev = ft.finetune(
-                m0,
-                data,
-                resurgence_ft_config(st, seed),
-                evaluate=lambda m, s: (
-                    {k: first[k] for k in keep} if s == 0 else resurgence_measure(st, m, seed, st.P.n_eval)
-                ),
-            )
-            tuned[(method, seed)] = m1
+            keep = (method, seed) if seed == st.seeds[0] else None  # the grid and `resurgence_where` use these
+            ev = resurgence_tune(st, method, seed, st.finetune_data, keep=keep)
             ev["method"], ev["seed"] = method, seed
             curves.append(ev)
             secs_of[f"{method}/seed {seed}"] = time.time() - t0
@@ -900,8 +945,57 @@ def resurgence_finetune(st: Study) -> pd.DataFrame:
     cfg = dataclasses.asdict(resurgence_ft_config(st, st.seeds[0]))
     st.run.log_metrics(finetuning=curves.to_dict("records"), finetune_config=cfg)
     st.run.log_timings(finetune_seconds=secs_of)
-    st.tuned, st.curves = tuned, curves
+    st.curves = curves
     return curves
+
+
+def resurgence_tune(
+    st: Study,
+    method: str,  # "base" or an erased model's method
+    seed: int,
+    data_choice: str,  # the fine-tuning data (`finetune_data`'s choices)
+    keep=None,  # a name: the fine-tuned model is cached and `st.tuned[keep]` loads it
+    model: tuple | None = None,  # (model, its cache key) to fine-tune instead of `st.erased[(method, seed)]`
+    **ft_settings,
+) -> pd.DataFrame:
+    """Fine-tune a model (the base, an erased model, or `model`) on benign data, measuring it every `ft_eval_every`
+    steps; the curve (step 0: the model before fine-tuning). Resumable: each measurement is stored as it completes,
+    and a finished run's curve (and the kept model) is read back from the cache instead of being fine-tuned again."""
+    from unlearn_study.attacks import finetune as ft
+
+    P = st.P
+    if model is not None:
+        parent = config_hash(model[1], 16)
+    else:
+        parent = st.base_ident if method == "base" else st.erased.ident((method, seed))
+    cfg = resurgence_ft_config(st, seed, **ft_settings)
+    data = {"choice": data_choice, "n": P.n_ft, "seed": seed}
+    key = {"kind": "finetuned", "from": parent, "ft": dataclasses.asdict(cfg), "data": data}
+    measure = {**key, "measure": st.measure_key, "n_eval": P.n_eval}
+
+    def evaluate(m, step):
+        if step == 0:  # the model before fine-tuning: measured already (erasure table), read back
+            return resurgence_measure(st, m, seed, P.n_eval, parent)
+        r = resurgence_measure(st, m, seed, P.n_eval, config_hash({**measure, "step": step}, 16))
+        st.progress.update(f"{method} fine-tuning step {step}, seed {seed}")
+        return r
+
+    def run():
+        m0 = model[0] if model is not None else st.base if method == "base" else st.erased[(method, seed)]
+        m1, ev = ft.finetune(m0, resurgence_ft_data(st, data_choice, seed), cfg, evaluate=evaluate)
+        m1.curve = ev
+        return m1
+
+    n_before, k = st.progress.n, ft_points(cfg.steps, cfg.eval_every)
+    if keep is not None:
+        m1, hit = cached_model(measure, run, device=st.dev, frozen_from=st.base)
+        st.tuned.add(keep, measure)
+        ev = m1.curve
+    else:
+        ev = pd.DataFrame(measured(measure, lambda: run().curve.to_dict("records")))
+    if st.progress.n - n_before < k:  # read back from the cache: its measurements count as done
+        st.progress.update(f"{method} fine-tuned, seed {seed} (read back)", n=k - (st.progress.n - n_before))
+    return ev
 
 
 def resurgence_show_prompts(st: Study, n_show: int = 10) -> list:
@@ -977,66 +1071,72 @@ def resurgence_where(st: Study) -> pd.DataFrame:
     return where
 
 
-def resurgence_scope(st: Study) -> pd.DataFrame:
-    """The scope study (first seed): fine-tuning data (quick: the preset's `scope_data` for its `scope_methods`),
-    the number of concepts MACE erases together. full: every data choice and method, the fine-tuned parameters, the
-    learning rate and ESD's erasure strength."""
+def scope_jobs(st: Study, methods=None) -> list[dict]:
+    """The scope study's fine-tuning runs (first seed), in the table's order: `factor`, `value`, `method`, the data
+    `choice`, fine-tuning `settings`, and `erase` (settings of a dedicated erasure) — or `reuse`: the main experiment's
+    curve. quick: the preset's `scope_data` for its `scope_methods`, and the number of concepts MACE erases together;
+    full: every data choice and method, the fine-tuned parameters, the learning rate and ESD's erasure strength."""
     from unlearn_study.attacks import finetune as ft
 
-    P, s0, curves, rows = st.P, st.seeds[0], st.curves, []
+    if st.scope == "none" or st.backbone != "toy-t2i":
+        return []
+    P, jobs = st.P, []
+    methods = st.ft_methods if methods is None else methods
+    job = lambda factor, value, method, choice="random", erase=None, **settings: jobs.append(
+        dict(factor=factor, value=value, method=method, choice=choice, erase=erase, settings=settings, reuse=False)
+    )
+    if st.scope == "full":
+        tuned, choices = methods, ft.DATA_CHOICES
+    else:
+        tuned = [m for m in methods if m in P.scope_methods]
+        choices = [st.finetune_data] + [c for c in P.scope_data if c != st.finetune_data]
+    for choice in choices:
+        for method in (["base"] if st.scope == "full" else []) + tuned:
+            job("data", choice, method, choice)
+            jobs[-1]["reuse"] = choice == st.finetune_data  # already measured in the main experiment
+    if "mace" in st.methods:
+        extra = [c for c in ("heart", "arrow", "ring", "cross", "diamond") if c != st.concept][:2]
+        for k in (2,) if st.scale != "paper" else (2, 3):
+            job("concepts erased together (MACE)", k, "mace", erase={"concepts": [st.concept] + extra[: k - 1]})
+    if st.scope == "full":
+        for mode in [x for x in ft.MODES if x != st.finetune_mode]:
+            for method in methods:
+                job("fine-tuned parameters", mode, method, mode=mode)
+        base_lr = resurgence_ft_config(st, st.seeds[0]).lr
+        for lr in (base_lr / 4, base_lr * 4):
+            for method in methods:
+                job("learning rate", f"{lr:.1e}", method, lr=lr)
+        if "esd" in st.methods:
+            full_steps = resurgence_config(st, "esd", st.seeds[0]).steps
+            for frac in (0.25, 0.5):
+                n = max(1, int(full_steps * frac))
+                job("erasure strength (ESD steps)", n, "esd", erase={"steps": n})
+    return jobs
 
-    def record(tag, value, method, ev):
+
+def resurgence_scope(st: Study) -> pd.DataFrame:
+    "The scope study (`scope_jobs`, first seed): the concept rate right after erasure and after fine-tuning, per run."
+    s0, curves, rows = st.seeds[0], st.curves, []
+    for j in scope_jobs(st):
+        if j.get("reuse"):
+            ev = curves[(curves.method == j["method"]) & (curves.seed == s0)]
+        elif j["erase"] is not None:
+            m, _, _, key = resurgence_erase(st, j["method"], s0, **j["erase"])
+            ev = resurgence_tune(st, j["method"], s0, j["choice"], model=(m, key), **j["settings"])
+        else:
+            ev = resurgence_tune(st, j["method"], s0, j["choice"], **j["settings"])
         rate = ev.concept_rate
         rows.append(
             {
-                "factor": tag,
-                "value": str(value),
-                "method": method,
+                "factor": j["factor"],
+                "value": str(j["value"]),
+                "method": j["method"],
                 "rate_erased": rate.iloc[0],
                 "rate_after": rate.iloc[-1],
                 "rate_max": rate.max(),
                 "retain_after": ev.retain_alignment.iloc[-1],
             }
         )
-
-    def tune(tag, value, method, m_erased, data_choice="random", **ft_settings):
-        data = resurgence_ft_data(st, data_choice, s0)
-        cfg = resurgence_ft_config(st, s0, **ft_settings)
-        _, ev = ft.finetune(m_erased, data, cfg, evaluate=lambda m, s: resurgence_measure(st, m, s0, P.n_eval))
-        record(tag, value, method, ev)
-
-    if st.scope != "none" and st.backbone == "toy-t2i":
-        if st.scope == "full":
-            methods, choices = st.ft_methods, ft.DATA_CHOICES
-        else:
-            methods = [m for m in st.ft_methods if m in P.scope_methods]
-            choices = [st.finetune_data] + [c for c in P.scope_data if c != st.finetune_data]
-        for choice in choices:
-            for method in (["base"] if st.scope == "full" else []) + methods:
-                if choice == st.finetune_data:  # already measured in the main experiment
-                    record("data", choice, method, curves[(curves.method == method) & (curves.seed == s0)])
-                else:
-                    m0 = st.base if method == "base" else st.erased[(method, s0)]
-                    tune("data", choice, method, m0, choice)
-        if "mace" in st.methods:
-            extra = [c for c in ("heart", "arrow", "ring", "cross", "diamond") if c != st.concept][:2]
-            for k in (2,) if st.scale != "paper" else (2, 3):
-                m, _, _ = resurgence_erase(st, "mace", s0, concepts=[st.concept] + extra[: k - 1])
-                tune("concepts erased together (MACE)", k, "mace", m)
-        if st.scope == "full":
-            for mode in [x for x in ft.MODES if x != st.finetune_mode]:
-                for method in st.ft_methods:
-                    tune("fine-tuned parameters", mode, method, st.erased[(method, s0)], mode=mode)
-            base_lr = resurgence_ft_config(st, s0).lr
-            for lr in (base_lr / 4, base_lr * 4):
-                for method in st.ft_methods:
-                    tune("learning rate", f"{lr:.1e}", method, st.erased[(method, s0)], lr=lr)
-            if "esd" in st.methods:
-                full_steps = resurgence_config(st, "esd", s0).steps
-                for frac in (0.25, 0.5):
-                    n = max(1, int(full_steps * frac))
-                    m, _, _ = resurgence_erase(st, "esd", s0, steps=n)
-                    tune("erasure strength (ESD steps)", n, "esd", m)
     scope_df = pd.DataFrame(rows)
     st.run.log_metrics(scope=scope_df.to_dict("records"))
     return scope_df

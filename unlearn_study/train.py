@@ -193,7 +193,7 @@ def fit(
         start = read_json(ckpt_dir / "last" / "step.json")["step"]
         if (ckpt_dir / "history.csv").exists():
             hist_rows = pd.read_csv(ckpt_dir / "history.csv").to_dict("records")
-    from tqdm.auto import tqdm
+    from unlearn_study.core import progress_bar as tqdm
 
     bar = tqdm(range(start, cfg.steps), desc=desc, disable=not progress, initial=start, total=cfg.steps, mininterval=2)
     unet.train()
