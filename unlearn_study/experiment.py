@@ -114,6 +114,7 @@ def cached_model(
     for table in TABLES:
         if (folder / f"{table}.csv").exists():
             setattr(bb, table, pd.read_csv(folder / f"{table}.csv"))
+    bb.cache_key = key  # where the model comes from: `config_hash(bb.cache_key, 16)` names it in other keys
     return bb, hit["v"]
 
 
