@@ -8,14 +8,12 @@
 #
 # nbdev 2's docs commands need quarto, which cannot be installed here. Instead:
 #  1. README.md  <- the markdown (and code) cells of nbs/index.ipynb, minus `#| hide` cells;
-#  2. _proc/     <- nbdev's notebook processor, as `nbdev_proc_nbs` runs it (show_doc rendered, hidden cells
-#                   dropped), called directly: the `nbdev_proc_nbs` command first tries to install quarto with
-#                   sudo, then runs an unconstrained `pip install -e .`, and rewrites nbs/*.yml. A notebook whose
-#                   show_doc cells cannot run is rendered without them (with a warning);
-#  3. _site/     <- mkdocs + mkdocs-jupyter (material theme, no web fonts), nav generated from the notebooks
-#                   present: Home, Library (nbdev-tested notebooks), Experiments (papermill notebooks, i.e.
-#                   settings.ini's skip_file_re), one section per subfolder, and Reports (reports/**/*.ipynb,
-#                   e.g. written by scripts/study.sh).
+#  2. _site/     <- scripts/build_site.py: nbdev's notebook processor into _proc/ (API entries rendered in a kernel
+#                   that holds only the notebook's module and imports: nothing is trained), the library notebooks'
+#                   recorded outputs from docs/outputs/ (scripts/execute_docs.py), a methods table, the committed
+#                   reports as finding pages, then mkdocs + mkdocs-jupyter (material theme, no web fonts), MathJax
+#                   copied from the jupyter-server-mathjax package, and source pages under src/. Offline; a few
+#                   minutes on 2 cores. tests/test_docs.py builds it and checks links, API entries, figures, math.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -303,7 +303,7 @@ from unlearn_study.methods.registry import METHODS  # noqa: E402
 rows = ["| method | kind | paper | what it changes | notebook |", "|---|---|---|---|---|"]
 for m in METHODS.itertuples():
     nbp = Path("methods") / f"{m.method}.ipynb"
-    link = f"[{nbp.as_posix()}]({nbp.with_suffix('.html').as_posix()})" if nbp in pages else f"`nbs/{nbp.as_posix()}`"
+    link = f"[{nbp.as_posix()}]({nbp.as_posix()})" if nbp in pages else f"`nbs/{nbp.as_posix()}`"
     kind = ", ".join({"class": "class-conditional", "text": "text-to-image"}[k.strip()] for k in m.settings.split(","))
     rows.append(f"| `{m.method}` | {kind} | {m.paper} | {m.updates} | {link} |")
 (proc / "methods.md").write_text(
@@ -317,6 +317,11 @@ for rel, (nb, _) in pages.items():
     text = json.dumps(nb, indent=1, ensure_ascii=False).replace(SRC_MARK, os.path.relpath(SRC_DIR, rel.parent).replace(os.sep, "/"))
     (proc / rel).write_text(text, encoding="utf-8")
 MODULE_PAGE = {m: site / rel.with_suffix(".html") for rel in pages if rel.parts[0] != "reports" and (m := module_of(nbs / rel))}
+
+if Path("reports/README.md").exists():  # the reports' details (per-seed numbers, timings): a page beside them
+    (proc / "reports").mkdir(exist_ok=True)
+    shutil.copy("reports/README.md", proc / "reports" / "details.md")
+shutil.copy("CONTRIBUTING.md", proc / "contributing.md")
 
 # nav: one entry per page
 nav = [{"Home": "index.ipynb"}] if Path("index.ipynb") in pages else []
@@ -332,8 +337,11 @@ for rel, (_, title) in sorted(pages.items(), key=lambda t: str(t[0])):
     else:
         sec = "Experiments" if exp_re.search(rel.name) else "Library"
     sections.setdefault(sec, []).append({title: rel.as_posix()})
+if (proc / "reports" / "details.md").exists():
+    sections.setdefault("Findings", []).append({"Details, per-seed numbers, timings": "reports/details.md"})
 order = ["Findings", "Library", "Method notebooks", "Attacks", "Experiments", "Pretraining"]
 nav += [{s: sections[s]} for s in order if s in sections] + [{s: v} for s, v in sections.items() if s not in order]
+nav.append({"Contributing": "contributing.md"})
 
 from mkdocs.commands.build import build  # noqa: E402
 from mkdocs.config import load_config  # noqa: E402
@@ -376,7 +384,16 @@ _heading = re.compile(r'<h[1-6] id="([^"]+)"[^>]*>(.*?)</h[1-6]>', re.S)
 
 
 def fix_toc_anchors(text):
-    "mkdocs-jupyter's table of contents slugs a heading without its `code` (nbconvert's id keeps it): point it at the id."
+    "mkdocs-jupyter's table of contents slugs a heading without its `code` (nbconvert's id keeps it), and numbers repeated
+    headings (`x`, `x_1`, ...) where nbconvert repeats the id: make the ids unique the same way, point the TOC at them."
+    seen = {}
+
+    def renumber(m):
+        hid = m.group(1)
+        n = seen[hid] = seen.get(hid, -1) + 1
+        return m.group(0) if n == 0 else m.group(0).replace(f'id="{hid}"', f'id="{hid}_{n}"', 1).replace(f'href="#{hid}"', f'href="#{hid}_{n}"', 1)
+
+    text = _heading.sub(renumber, text)
     ids = set(re.findall(r'\bid="([^"]+)"', text))
     alias = {}
     for hid, inner in _heading.findall(text):
@@ -385,11 +402,19 @@ def fix_toc_anchors(text):
     return re.sub(r'href="#([^"]+)"', lambda m: f'href="#{alias[m.group(1)]}"' if m.group(1) not in ids and m.group(1) in alias else m.group(0), text)
 
 
+def local_page(m, here):
+    "A link to a notebook or to reports/README.md (right on GitHub) -> its page on the site, where it has one."
+    stem, ext, frag = m.group(1), m.group(2), m.group(3) or ""
+    target = stem + {".ipynb": ".html", "/README.md": "/details.html", "CONTRIBUTING.md": "contributing.html"}[ext]
+    return f'href="{target}{frag}"' if (here.parent / target).exists() else m.group(0)
+
+
 _doc_link = re.compile(r'<a href="' + DOC_MARK + r'([\w.]+)#([^"]*)"([^>]*)>(.*?)</a>', re.S)
 for page in site.rglob("*.html"):
     text = page.read_text(encoding="utf-8")
     new = text.replace(MATHJAX_MARK, os.path.relpath(site / "assets" / "mathjax", page.parent).replace(os.sep, "/"))
     new = fix_toc_anchors(_doc_link.sub(lambda m: resolve_doc_link(m, page), new))
+    new = re.sub(r'href="([^":#]*?)(\.ipynb|/README\.md|CONTRIBUTING\.md)(#[^"]*)?"', lambda m: local_page(m, page), new)
     if new != text:
         page.write_text(new, encoding="utf-8")
 
