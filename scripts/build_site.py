@@ -384,8 +384,8 @@ _heading = re.compile(r'<h[1-6] id="([^"]+)"[^>]*>(.*?)</h[1-6]>', re.S)
 
 
 def fix_toc_anchors(text):
-    "mkdocs-jupyter's table of contents slugs a heading without its `code` (nbconvert's id keeps it), and numbers repeated
-    headings (`x`, `x_1`, ...) where nbconvert repeats the id: make the ids unique the same way, point the TOC at them."
+    """mkdocs-jupyter's table of contents slugs a heading without its `code` (nbconvert's id keeps it), and numbers repeated
+    headings (`x`, `x_1`, ...) where nbconvert repeats the id: make the ids unique the same way, point the TOC at them."""
     seen = {}
 
     def renumber(m):
