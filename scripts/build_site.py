@@ -123,7 +123,7 @@ class _SiteRenderer(_BMR):
             o = _inspect.unwrap(self.sym)
             f = _Path(_inspect.getsourcefile(o)).resolve().relative_to({str(ROOT)!r})
             line = _inspect.getsourcelines(o)[1]
-            doc += f'<a class="source-link" href="{SRC_MARK}/{{f.as_posix()}}.html#L{{line}}">source</a>\\n\\n'
+            doc += f'<a class="source-link" href="{SRC_MARK}/{{f.as_posix()}}.html#L{{line}}" style="float:right; font-size:smaller">source</a>\\n\\n'
         except Exception: pass
         return doc + f"{{'#' * self.title_level}} {{self.nm}}\\n\\n" + _MR._repr_markdown_(self)
 def show_doc(sym, renderer=None, name=None, title_level=3): return _show_doc(sym, renderer=_SiteRenderer, name=name, title_level=title_level)

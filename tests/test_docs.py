@@ -268,3 +268,21 @@ def test_every_notebook_has_a_kernelspec_that_nbdev_clean_keeps():
         clean_nb(nb, allowed_metadata_keys=cfg.get("allowed_metadata_keys", "").split(),
                  allowed_cell_metadata_keys=cfg.get("allowed_cell_metadata_keys", "").split(), clean_ids=cfg.get("clean_ids", True))
         assert json.dumps(nb["metadata"], sort_keys=True) == before, f"{f.relative_to(ROOT)}: nbdev_clean changes its metadata"
+
+
+def test_recorded_outputs_are_keyed_by_the_sources():
+    "An edit to any cell's source makes a record stale; re-running (new outputs, ids, metadata) does not."
+    import copy
+
+    nb = json.loads((ROOT / "nbs" / "01b_world.ipynb").read_text())
+    h = source_hash(nb)
+    rerun = copy.deepcopy(nb)
+    for c in rerun["cells"]:
+        c["id"], c["metadata"] = "x" + c.get("id", ""), {"tags": ["t"]}
+        if c["cell_type"] == "code":
+            c["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["new\n"]}]
+    assert source_hash(rerun) == h
+    edited = copy.deepcopy(nb)
+    code = next(c for c in edited["cells"] if c["cell_type"] == "code")
+    code["source"] = "".join(code["source"]) + "\n# edited"
+    assert source_hash(edited) != h
