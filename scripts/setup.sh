@@ -45,6 +45,17 @@ else
   echo "$want" > "$STAMP"
   echo "== installed in $((SECONDS-start)) s"
 fi
+# tests/test_docs.py renders the docs in headless Chromium (Debian's package): install it when we can (root, apt-get).
+# UNLEARN_NO_APT=1 skips this; without chromium the browser check fails in CI and is skipped elsewhere.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -z "${UNLEARN_NO_APT:-}" ]; then
+    echo "== installing chromium (apt-get) for the docs' browser test"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+      || echo "setup.sh: could not install chromium; tests/test_docs.py needs it in CI" >&2
+  else
+    echo "note: chromium not found; the docs' browser check (tests/test_docs.py) is skipped outside CI (Debian: apt-get install chromium)"
+  fi
+fi
 "$VPY" - <<'PY'
 import importlib.metadata as md
 v = {p: md.version(p) for p in ("torch", "torchvision", "diffusers", "nbdev", "papermill")}
