@@ -25,10 +25,12 @@ HERE = Path(__file__).resolve().parent
 TEMPLATE_DIR = HERE / "report_template"
 MATHJAX_DIR = "mathjax"
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"  # the combined config jupyter-server-mathjax ships
-# What MathJax 2.7 loads for TeX input and HTML-CSS output with the STIX-Web fonts (the localisation, the SVG output
-# and its 3 MB of fonts stay behind: 'en' is built in and the config picks HTML-CSS).
+# What MathJax 2.7 loads for TeX input and HTML-CSS output with the STIX-Web fonts, about 2.7 MB (the localisation,
+# the SVG output and its 3 MB of fonts, and the 3.7 MB accessibility explorer stay behind: 'en' is built in, the config
+# picks HTML-CSS, and the explorer loads only from MathJax's context menu).
 MATHJAX_KEEP = ("MathJax.js", "LICENSE", "config", "extensions", "jax/input", "jax/element", "jax/output/HTML-CSS",
                 "fonts/HTML-CSS")
+MATHJAX_SKIP = ("extensions/a11y",)
 
 
 def mathjax_source() -> Path:
@@ -45,6 +47,8 @@ def copy_mathjax(out_dir: Path) -> Path:
     for keep in MATHJAX_KEEP:
         files = [src / keep] if (src / keep).is_file() else sorted(p for p in (src / keep).rglob("*") if p.is_file())
         for f in files:
+            if f.relative_to(src).as_posix().startswith(MATHJAX_SKIP):
+                continue
             t = dst / f.relative_to(src)
             if not t.exists() or t.read_bytes() != f.read_bytes():
                 t.parent.mkdir(parents=True, exist_ok=True)
@@ -188,8 +192,8 @@ def render(path: Path, output_dir: Path | None = None, cwd: Path | None = None, 
     c = Config()
     c.TagRemovePreprocessor.remove_input_tags = {"remove_input"}
     c.TagRemovePreprocessor.enabled = True
-    ex = HTMLExporter(config=c, template_name="lab", extra_template_basedirs=[str(TEMPLATE_DIR.parent)])
-    ex.template_file = f"{TEMPLATE_DIR.name}/index.html.j2"
+    ex = HTMLExporter(config=c, template_name="lab", extra_template_paths=[str(TEMPLATE_DIR)])
+    ex.template_file = "report.html.j2"
     ex.mathjax_url = f"{MATHJAX_DIR}/MathJax.js?config={MATHJAX_CONFIG}"
     ex.register_preprocessor(TagRemovePreprocessor(config=c), enabled=True)
     html, _ = ex.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})

@@ -45,6 +45,13 @@ else
   echo "$want" > "$STAMP"
   echo "== installed in $((SECONDS-start)) s"
 fi
+# The reports' browser test (tests/test_reports.py) opens a report in headless Chromium: on a Debian host run as root
+# (CI), install it when it is missing; elsewhere the test is skipped with a message saying how to get it.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "== installing chromium (apt-get) for the headless-browser tests"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+    || echo "setup.sh: could not install chromium; the browser tests will fail in CI" >&2
+fi
 "$VPY" - <<'PY'
 import importlib.metadata as md
 v = {p: md.version(p) for p in ("torch", "torchvision", "diffusers", "nbdev", "papermill")}
