@@ -153,16 +153,21 @@ def summarised(nb, cwd: Path, output_dir: Path | None = None, runs_dir: Path | N
     if run:
         shown_run = run.relative_to(cwd.parent).as_posix() if run.is_relative_to(cwd.parent) else run.as_posix()
         where = f"The run folder `{shown_run}/`"
-        if copied and output_dir:
+        if copied and output_dir and copied.resolve().is_relative_to(output_dir.resolve()):
             rel = copied.resolve().relative_to(output_dir.resolve()).as_posix()
             where += f" (copied next to this report: [{rel}/]({rel}/))"
         figs += ["", f"{where} holds them as PNG files (`figures/`, `grids/`) with its "
                  "`config.json`, `meta.json` and `metrics.json`."]
 
     verdict = [c for c in nb.cells if "report-summary" in tags(c)]
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    if errors:  # a failed run says so first, with the error papermill recorded
+        e = errors[0]
+        summary += [f"**This run failed** before its verdict: `{e.get('ename', '')}: {e.get('evalue', '')[:300]}` "
+                    "(the traceback is in the cell that raised it, below).", ""]
     outputs = [nbformat.v4.new_output("display_data", {"text/markdown": "\n".join(summary)})]
     for c in verdict:
-        outputs += [copy.deepcopy(o) for o in c.get("outputs", []) if o.get("output_type") != "stream"]
+        outputs += [copy.deepcopy(o) for o in c.get("outputs", []) if o.get("output_type") not in ("stream", "error")]
     outputs.append(nbformat.v4.new_output("display_data", {"text/markdown": "\n".join(figs)}))
     for o in outputs:
         if "execution_count" in o:

@@ -239,3 +239,19 @@ def test_report_in_browser(tmp_path):
 
     dark = (np.asarray(Image.open(shot).convert("L")) < 128).mean()
     assert 0.005 < dark < 0.5, dark
+
+
+def test_render_failed_run_says_so_first(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    err = nbformat.v4.new_output("error", ename="StudyError", evalue="BOOM: weights missing", traceback=["tb"])
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Finding 9 — fails\n> Does it fail?"),
+        nbformat.v4.new_code_cell("st = setup()", metadata={"tags": ["hide-input"]}, outputs=[err]),
+        nbformat.v4.new_code_cell("report()", metadata={"tags": ["hide-input", "report-summary"]}),
+    ]
+    src = tmp_path / "09_fail.ipynb"
+    nbformat.write(nb, src)
+    h = _render_module().render(src, tmp_path, tmp_path).read_text()
+    body = h[h.index("<body") :]
+    assert body.index("This run failed") < body.index("celltag_hide-input")
+    assert "StudyError: BOOM: weights missing" in body
