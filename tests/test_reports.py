@@ -255,3 +255,17 @@ def test_render_failed_run_says_so_first(tmp_path):
     body = h[h.index("<body") :]
     assert body.index("This run failed") < body.index("celltag_hide-input")
     assert "StudyError: BOOM: weights missing" in body
+
+
+@pytest.mark.parametrize("name", FINDINGS)
+def test_finding_notebooks_are_tagged_for_the_report(name):
+    "The renderer's inputs: plumbing folded, one verdict cell and one finish cell, the figures shown by the calls."
+    nb = nbformat.read(ROOT / "nbs" / f"{name}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in _tags(code[0]) and "hide-input" not in _tags(code[0])
+    assert all("hide-input" in _tags(c) for c in code[1:]), "every code cell but the parameters folds in the HTML"
+    assert sum("report-summary" in _tags(c) for c in code) == 1 and "report-finish" in _tags(code[-1])
+    for c in code:
+        if PLOTTING.search(c.source):
+            # save_figure / save_grid show the saved file; plt.show() or display(grid) would show nothing or twice
+            assert "plt.show()" not in c.source and not re.search(r"display\(\w+_grid\(", c.source), c.source[:200]
