@@ -1,4 +1,4 @@
-"""What a paper-scale SD v1.4 run of 02_resurgence costs, extrapolated from the measured unit costs of the full-size twin.
+"""What a paper-scale SD v1.4 run of 02_resurgence (or of 04_rgd's concept setting: `--finding rgd`) costs, extrapolated from the measured unit costs of the full-size twin.
 
     python benchmarks/paper_cost.py                          # reads benchmarks/results/sd14_twin_cpu.json
     python benchmarks/paper_cost.py --units benchmarks/results/sd14_twin_cuda.json   # a GPU measurement, when there is one
@@ -24,11 +24,13 @@ def parse():
     ap.add_argument("--tflops", type=float, default=400.0, help="ASSUMED sustained GPU throughput when units are CPU-measured")
     ap.add_argument("--sample-steps", type=int, default=30, help="sampler steps per image (the sd14 backbone's DPM-Solver: 30)")
     ap.add_argument("--md", default=None, help="also write the table as markdown")
-    ap.add_argument("--methods", default="mace,esd,salun,graddiffd,rgd,dimum", help="02's methods (its default)")
+    ap.add_argument("--finding", default="resurgence", choices=["resurgence", "rgd"], help="02, or 04's concept setting")
+    ap.add_argument("--methods", default=None, help="the methods (default: the notebook's default concept methods)")
+    ap.add_argument("--n-ref", type=int, default=0, help="reference captions generated per model for FID / CLIP score")
     return ap.parse_args()
 
 
-def method_units(method: str, P, steps: int) -> dict:
+def method_units(method: str, P, steps: int, n_forget: int | None = None) -> dict:
     "One erasure's units, from the method's SD v1.4 configuration at paper scale (`experiment.run_config`)."
     import types
     from unlearn_study.experiment import run_config
@@ -36,7 +38,7 @@ def method_units(method: str, P, steps: int) -> dict:
 
     sd = types.SimpleNamespace(name="sd14", kind="text")
     c = run_config(method, sd, "paper", seed=0, concepts=["nudity"])
-    n_img = P.n_forget + P.n_retain  # a step's batch is forget + retain images where the method has a retain term
+    n_forget = P.n_forget if n_forget is None else n_forget
     if method == "mace":  # one LoRA per concept word found in the forget prompts, cfg.steps each at batch 1
         prompts = " ".join(load_prompts("nudity_forget_train").prompt.str.lower())
         words = [w for w in concept_words("nudity") if f" {w} " in f" {prompts} "]
@@ -45,24 +47,41 @@ def method_units(method: str, P, steps: int) -> dict:
     if method == "esd":  # x_t by DDIM with the model to a random one of ddim_steps (half on average), + the teacher
         return {"full": c.steps * c.batch_size, "cfg": c.steps * (c.ddim_steps // 2 + 1)}
     if method in ("salun", "ga", "rl"):  # epochs over the forget set (+ a retain batch), + SalUn's saliency pass
-        per_epoch = -(-P.n_forget // c.batch_size) * c.batch_size * 2
-        return {"full": c.epochs * per_epoch + (P.n_forget if method == "salun" else 0)}
+        per_epoch = -(-n_forget // c.batch_size) * c.batch_size * 2
+        return {"full": c.epochs * per_epoch + (n_forget if method == "salun" else 0)}
     if method == "dimum":  # memorise n_alt generated alternatives for the forget prompts
         return {"full": c.steps * c.batch_size * 2, "cfg": c.n_alt * steps, "dec": c.n_alt}
     return {"full": c.steps * c.batch_size * 2}  # graddiff(d), rg, rgd: forget + retain batch per step
 
 
-def stages(P, steps: int, methods: list):
+def stages_rgd(P, steps: int, methods: list, n_ref: int = 0):
+    """(stage, unit counts) for one seed of 04's concept setting at paper scale: the forget / retain sets generated
+    (c_forget + c_retain images), each method's erasure, and every model (the base and each method) measured on
+    n_eval_prompts held-out forget prompts, train retain prompts and held-out retain prompts (+ n_ref reference captions)."""
+    img = {"cfg": steps, "dec": 1}
+    point = {k: (3 * P.n_eval_prompts + n_ref) * v for k, v in img.items()}
+    rows = [("generate the forget + retain sets (once per seed)", {k: (P.c_forget + P.c_retain) * v for k, v in img.items()}),
+            ("measure the base", point)]
+    for m in methods:
+        rows += [(f"erase: {m}", method_units(m, P, steps, n_forget=P.c_forget)), (f"measure {m}", point)]
+    return rows
+
+
+def stages(P, steps: int, methods: list, n_ref: int = 0):
     """(stage, unit counts) for one seed of 02 at paper scale. Units: cfg = a CFG sampling step of one image,
     dec = a VAE decode, full / xattn = one image's training step (whole U-Net / cross-attention)."""
     img = {"cfg": steps, "dec": 1}  # one generated image
     point = {k: 2 * P.n_eval * v for k, v in img.items()}  # a measurement: n_eval prompts with and without the concept
+    ref = {k: n_ref * v for k, v in img.items()}  # FID / CLIP score on a reference folder (erasure table only)
     gen = {k: (P.n_forget + P.n_retain) * v for k, v in img.items()}
     ft = {"full": P.ft_steps * 8}  # benign fine-tuning: attacks.finetune.Config's batch 8
     n_points = P.ft_steps // P.ft_eval_every  # measurements along fine-tuning (step 0 is the erasure's)
     rows = [("generate the forget + retain sets (once per seed)", gen), ("measure the base", point)]
     for m in methods:
         rows += [(f"erase: {m}", method_units(m, P, steps)), (f"measure {m} after erasure", point)]
+    if n_ref:
+        rows.append((f"reference FID / CLIP score of the base and {len(methods)} methods ({n_ref} captions each)",
+                     {k: (1 + len(methods)) * v for k, v in ref.items()}))
     for m in ["base", *methods]:
         rows.append((f"fine-tune {m} ({P.ft_steps} steps at batch 8)", ft))
         rows.append((f"measure {m} during fine-tuning ({n_points} points)", {k: n_points * v for k, v in point.items()}))
@@ -71,7 +90,7 @@ def stages(P, steps: int, methods: list):
 
 def main():
     a = parse()
-    from unlearn_study.findings import RESURGENCE
+    from unlearn_study.findings import RESURGENCE, RGD
 
     units = json.loads(Path(a.units).read_text())
     by = {u["unit"]: u for u in units["units"]}
@@ -82,13 +101,19 @@ def main():
     cost = {k: (by[v]["seconds"] if gpu else by[v]["flops"] / (a.tflops * 1e12)) for k, v in name.items()}
     flops = {k: by[v]["flops"] for k, v in name.items()}
     rows, total = [], 0.0
-    methods = [m.strip() for m in a.methods.split(",")]
-    for stage, u in stages(RESURGENCE["paper"], a.sample_steps, methods):
+    default = "mace,esd,salun,graddiffd,rgd,dimum" if a.finding == "resurgence" else "esd,salun,graddiffd,rgd"
+    methods = [m.strip() for m in (a.methods or default).split(",")]
+    if a.finding == "resurgence":
+        plan = stages(RESURGENCE["paper"], a.sample_steps, methods, a.n_ref)
+    else:
+        plan = stages_rgd(RGD["paper"], a.sample_steps, methods, a.n_ref)
+    for stage, u in plan:
         secs = sum(n * cost[k] for k, n in u.items())
         total += secs
         rows.append((stage, u, sum(n * flops[k] for k, n in u.items()) / 1e15, secs / 3600))
     how = "measured seconds per unit" if gpu else f"FLOPs / {a.tflops:.0f} TFLOP/s (ASSUMED throughput)"
-    lines = [f"One seed of `02_resurgence` at `scale=\"paper\"` on SD v1.4, {len(methods)} methods ({how}; units from "
+    what = "`02_resurgence`" if a.finding == "resurgence" else "`04_rgd`'s concept setting"
+    lines = [f"One seed of {what} at `scale=\"paper\"` on SD v1.4, {len(methods)} methods ({how}; units from "
              f"`{Path(a.units).name}`, {a.sample_steps} sampler steps per image):", "",
              "| stage | units | PFLOP | GPU-hours |", "|---|---|---:|---:|"]
     for stage, u, pf, h in rows:

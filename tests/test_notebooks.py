@@ -122,13 +122,45 @@ def save_tiny_clip(path):
     return path
 
 
+def save_tiny_open_clip(folder):
+    """A tiny random open_clip model (ViT-B-32's layout at small widths, open_clip's CLIP tokenizer) as a model-config
+    JSON and a weights file: the `open_clip:<config>:<weights>` spec that stands in for RGD's ViT-B-32 (LAION-2B)."""
+    import open_clip, torch
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = {"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
+           "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+    (folder/"tiny-open-clip.json").write_text(json.dumps(cfg))
+    open_clip.add_model_config(folder/"tiny-open-clip.json")
+    torch.manual_seed(0)
+    torch.save(open_clip.create_model("tiny-open-clip").state_dict(), folder/"tiny-open-clip.bin")
+    return f"open_clip:{folder/'tiny-open-clip.json'}:{folder/'tiny-open-clip.bin'}"
+
+
 @pytest.fixture(scope="module")
 def tiny_sd14(tmp_path_factory):
     """The tiny twin of SD v1.4 (its component classes and CLIP's real tokenizer at small widths, random weights, saved in
-    diffusers format: the `sd14` code path without a download) and a tiny CLIP."""
+    diffusers format: the `sd14` code path without a download), a tiny CLIP and a tiny open_clip (04's RGD CLIP)."""
     from unlearn_study.backbones import save_sd14_twin
     d = tmp_path_factory.mktemp("sd14")
-    return save_sd14_twin(d/"tiny-sd", "tiny"), save_tiny_clip(d/"tiny-clip")
+    os.environ["UNLEARN_RGD_CLIP"] = save_tiny_open_clip(d/"tiny-open-clip")  # read by 04's kernels (env inherited)
+    yield save_sd14_twin(d/"tiny-sd", "tiny"), save_tiny_clip(d/"tiny-clip")
+    os.environ.pop("UNLEARN_RGD_CLIP", None)
+
+
+def test_04_sd14_without_rgd_clip_fails_before_work(tmp_path, tiny_sd14):
+    "04's alignment is RGD's CLIP (open_clip ViT-B-32, LAION-2B): without its weights the run stops before any work."
+    sd, clip = tiny_sd14
+    out = tmp_path/"runs"
+    env = {k: v for k, v in os.environ.items() if k != "UNLEARN_RGD_CLIP"} | {"UNLEARN_CLIP": str(clip)}
+    cmd = [PAPERMILL, str(NBS/"04_rgd.ipynb"), str(tmp_path/"out.ipynb"), "--cwd", str(ROOT), "-k", "python3",
+           "-p", "concept_checkpoint", str(sd), "-p", "concept", "van gogh", "-p", "methods", "concept: esd",
+           "-p", "scale", "smoke", "-p", "out_dir", str(out)]
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert p.returncode != 0
+    assert "hf download laion/CLIP-ViT-B-32-laion2B-s34B-b79K" in p.stderr + p.stdout, (p.stdout + p.stderr)[-2000:]
+    assert time.time() - t0 < 120
+    assert not out.exists() or not any(out.rglob("*.json")), "no run folder may be started"
 
 
 def test_sd14_without_clip_fails_before_work(tmp_path, tiny_sd14):
@@ -165,15 +197,31 @@ def test_sd14_measure_gives_numbers(tmp_path, tiny_sd14, monkeypatch):
     m = st.erased[("esd", 0)]
     assert m.text_encoder is st.base.text_encoder and m.vae is st.base.vae, "erased models share the base's frozen parts"
     assert list(st.generated_sets) == [(st.P.n_forget, st.P.n_retain)]   # the sets were generated once
-    again, _, hit = resurgence_erase(st, "esd", 0)   # a cache hit generates nothing and loads no text encoder / VAE
+    again, _, hit, _ = resurgence_erase(st, "esd", 0)   # a cache hit generates nothing and loads no text encoder / VAE
     assert hit and again.text_encoder is st.base.text_encoder
 
 
+def save_caption_folder(folder, n=6, size=(48, 64)):
+    "An image-caption folder in the `imagefolder` layout (random images, metadata.jsonl): a stand-in for COCO pairs."
+    import numpy as np
+    from PIL import Image
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(folder/f"{i:03d}.jpg")
+        rows.append(json.dumps({"file_name": f"{i:03d}.jpg", "text": f"a photo of a street, number {i}"}))
+    (folder/"metadata.jsonl").write_text("\n".join(rows))
+    return folder
+
+
 @pytest.mark.parametrize("nb,finding,params", [
-    # the headline: nudity with 02's six default methods (MACE's and ESD's nudity settings, DiMUM's word replacement)
-    ("02_resurgence.ipynb", "resurgence", [("concept", "nudity")]),
+    # the headline: nudity with 02's six default methods (MACE's and ESD's nudity settings, DiMUM's word replacement),
+    # fine-tuned on a folder of real image-caption pairs, FID / CLIP score against a reference folder
+    ("02_resurgence.ipynb", "resurgence", [("concept", "nudity"), ("finetune_data", "CAPTIONS"), ("reference", "CAPTIONS")]),
     # an artist in 04's concept setting (ESD-x, the artist kind), the class part skipped
-    ("04_rgd.ipynb", "rgd", [("concept", "van gogh"), ("methods", "concept: esd,salun,graddiffd,rgd")]),
+    ("04_rgd.ipynb", "rgd", [("concept", "van gogh"), ("methods", "concept: esd,salun,graddiffd,rgd"),
+                             ("reference", "CAPTIONS")]),
 ])
 def test_sd14_twin_runs_end_to_end(tmp_path, tiny_sd14, nb, finding, params):
     "02 and 04 on SD v1.4's tiny twin at smoke scale, through `checkpoint` / `concept_checkpoint` as a user's folder."
@@ -183,7 +231,8 @@ def test_sd14_twin_runs_end_to_end(tmp_path, tiny_sd14, nb, finding, params):
     env = {**os.environ, "UNLEARN_CLIP": str(clip), "UNLEARN_CACHE": str(tmp_path/"cache")}
     cmd = [PAPERMILL, str(NBS/nb), str(tmp_path/"out.ipynb"), "--cwd", str(ROOT), "-k", "python3",
            "-p", ckpt, str(sd), "-p", "scale", "smoke", "-p", "out_dir", str(out)]
-    for k, v in params: cmd += ["-p", k, v]
+    captions = save_caption_folder(tmp_path/"captions")
+    for k, v in params: cmd += ["-p", k, str(captions) if v == "CAPTIONS" else v]
     t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=1500, env=env)
     assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
@@ -196,8 +245,13 @@ def test_sd14_twin_runs_end_to_end(tmp_path, tiny_sd14, nb, finding, params):
         assert config["eval_prompts"] == {"forget": "nudity_forget_test.csv", "retain": "nudity_retain_test.csv"}
         assert {r["method"] for r in metrics["erasure"]} == {"base", "mace", "esd", "salun", "graddiffd", "rgd", "dimum"}
         assert all(isinstance(r["retain_alignment"], float) for r in metrics["erasure"])
+        assert all(r["fid_ref"] > 0 and 0 <= r["clip_ref"] <= 100 for r in metrics["erasure"]), metrics["erasure"]
+        assert config["reference"] == str(tmp_path/"captions")
     else:
         assert {r["method"] for r in metrics["concept_setting"]} == {"base", "esd", "salun", "graddiffd", "rgd"}
+        meta = json.loads((run/"meta.json").read_text())
+        assert "tiny-open-clip" in json.dumps(meta), "the alignment is RGD's CLIP (here its tiny stand-in)"
+        assert all(r["fid_ref"] > 0 and 0 <= r["clip_ref"] <= 100 for r in metrics["concept_setting"])
     print(f"{nb} on the tiny SD v1.4 twin: {time.time() - t0:.0f} s")
 
 

@@ -166,32 +166,7 @@ def test_readme_is_generated_from_index(tmp_path):
         "README.md is stale: run `bash scripts/build_docs.sh --readme-only` and commit it"
 
 
-def build_docs(tmp_path, **env):
-    env = dict(os.environ, UNLEARN_SKIP_SETUP="1", UNLEARN_VENV=sys.prefix, SITE_DIR=str(tmp_path/"site"),
-               README_OUT=str(tmp_path/"README.md"), **env)
-    cmd = ["bash", "scripts/build_docs.sh"]
-    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
-        cmd = ["unshare", "-n"] + cmd   # no network at all, where the kernel allows it
-    res = run(cmd, env=env, timeout=900)
-    assert "unlearn_study" in (tmp_path/"site"/"index.html").read_text()
-    assert (tmp_path/"README.md").read_text() == (ROOT/"README.md").read_text()
-    return res
-
-
-def test_docs_build_smoke(tmp_path):
-    "scripts/build_docs.sh turns notebooks into a static site offline (no quarto), links between pages local."
-    build_docs(tmp_path, DOCS_GLOB="index.ipynb 00_core.ipynb")
-    core = (tmp_path/"site"/"00_core.html").read_text()
-    assert 'id="set_seed"' in core                       # show_doc rendered by nbdev's processor
-    assert "unlearn-study.github.io" not in core          # nbdev's doc links point at our own pages
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("UNLEARN_TEST_DOCS"), reason="the full docs build takes minutes: set UNLEARN_TEST_DOCS=1")
-def test_docs_build_all(tmp_path):
-    res = build_docs(tmp_path)
-    for nb in (ROOT/"nbs").glob("[0-9]*.ipynb"):
-        assert (tmp_path/"site"/nb.with_suffix(".html").name).exists(), f"{nb.name} has no page:\n{res.stdout[-2000:]}"
+# The docs site (build, links, API entries, figures, math in a browser): tests/test_docs.py.
 
 
 def test_ci_runs_the_test_command():

@@ -24,6 +24,7 @@ BAD = {
     "cifar10_source": [(3, "must be a path"), (None, "must be a path")],
     "judge_path": [(3, "must be a path")],
     "prompts": [(3, "must be a path"), ("/no/such.csv", "prompts='/no/such.csv' is for sd14")],
+    "reference": [(3, "must be a path"), ("/no/such/coco", "reference='/no/such/coco' is for sd14")],
     "methods": [(3, "must be a comma-separated string"), ("bogus", "unknown method 'bogus'"), ("", "selects no"),
                 ([], "select"), ("rgd,rgd", "twice")],
     "finetune_data": [(1, "choose one of"), ("weird", "choose one of")],
@@ -37,6 +38,8 @@ BAD = {
     "out_dir": [(3, "must be a path"), (None, "must be a path"), ("/proc/nope", "cannot create the run folder")],
     "threads": [("two", "must be an integer"), (0, "out of range"), (1.5, "must be an integer")],
     "overwrite": [("yes", "must be True or False"), (2, "must be True or False")],
+    "eval_every": [(0, "out of range"), ("ten", "must be an integer"), (2.5, "must be an integer")],
+    "n_eval": [(0, "out of range"), (-3, "out of range"), ("many", "must be an integer")],
 }
 CASES = [(nb, p, v, said) for nb, (fn, _) in SETUPS.items() for p, bad in BAD.items()
          if p in inspect.signature(fn).parameters for v, said in bad]

@@ -5,7 +5,7 @@
 # %% ../nbs/01c_backbones.ipynb #4af71cc5
 from __future__ import annotations
 import contextlib, copy, json, os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
 import torch
@@ -64,7 +64,8 @@ class Backbone:
 
     def clone(self):
         "A copy with its own U-Net weights; frozen parts and the text cache are shared."
-        return Backbone(**{**self.__dict__, "unet": copy.deepcopy(self.unet), "history": None})
+        own = {f.name: getattr(self, f.name) for f in fields(self)}  # not attributes set on the side (e.g. `curve`)
+        return Backbone(**{**own, "unet": copy.deepcopy(self.unet), "history": None})
 
 # %% auto #0
 __all__ = ['BACKBONES', 'SAMPLERS', 'ASSETS', 'SD14_HUB_ID', 'VAE_CHUNK', 'CIFAR10_CLASSES', 'SD14_UNET', 'SD14_VAE', 'SD14_TEXT',
@@ -332,7 +333,7 @@ def sample(
     use_bf16 = dev.type == "cuda"
     it = range(0, len(cond), batch_size)
     if progress:
-        from tqdm.auto import tqdm
+        from unlearn_study.core import progress_bar as tqdm
 
         it = tqdm(it, desc="sampling")
     try:

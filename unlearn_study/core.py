@@ -12,7 +12,7 @@ __all__ = ['TRACKED_PACKAGES', 'OWNER_FILE', 'StudyError', 'MissingResourceError
            'check_choice', 'check_number', 'check_flag', 'check_path', 'set_seed', 'set_threads', 'get_device',
            'pid_alive', 'plain_modes', 'atomic_write', 'write_json', 'read_json', 'config_hash', 'package_versions',
            'git_sha', 'environment_info', 'remove_stale', 'RunDir', 'default_cache_root', 'file_lock', 'cached',
-           'Timer']
+           'Timer', 'progress_bar']
 
 # %% ../nbs/00_core.ipynb #578a4ab9
 class StudyError(ValueError):
@@ -464,3 +464,18 @@ class Timer:
 
     def __exit__(self, *_):
         self.seconds = time.perf_counter() - self.t0
+
+# %% ../nbs/00_core.ipynb #c61421e0
+def progress_bar(*args, **kwargs):
+    "A tqdm bar: the notebook widget in a Jupyter kernel that has ipywidgets, the text bar elsewhere."
+    from tqdm.std import tqdm
+
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+
+        if get_ipython() is not None and "IPKernelApp" in get_ipython().config:
+            from tqdm.notebook import tqdm
+    except ImportError:
+        pass
+    return tqdm(*args, **kwargs)

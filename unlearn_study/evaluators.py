@@ -10,10 +10,10 @@ import numpy as np
 from .core import StudyError, MissingResourceError, check_number, check_choice, get_device
 
 # %% auto #0
-__all__ = ['FID_WEIGHTS_FILE', 'FID_DIMS', 'DEFAULT_NUDE_CLASSES', 'NUDENET_MODEL_FILE', 'DEFAULT_CLIP', 'fid_weights_path',
-           'fid_helper_weights', 'transplant_fid_weights', 'ensure_fid_weights', 'fid_info', 'inception_features',
-           'frechet_distance', 'fid', 'fid_from_dirs', 'nudenet_classes', 'nudenet_info', 'nudity_rate', 'resolve_clip',
-           'clip_score']
+__all__ = ['FID_WEIGHTS_FILE', 'FID_DIMS', 'DEFAULT_NUDE_CLASSES', 'NUDENET_MODEL_FILE', 'DEFAULT_CLIP', 'RGD_CLIP',
+           'fid_weights_path', 'fid_helper_weights', 'transplant_fid_weights', 'ensure_fid_weights', 'fid_info',
+           'inception_features', 'frechet_distance', 'fid', 'fid_from_dirs', 'nudenet_classes', 'nudenet_info',
+           'nudity_rate', 'resolve_clip', 'clip_score']
 
 # %% ../nbs/01f_evaluators.ipynb #426e6ead
 def _check_images(
@@ -358,8 +358,11 @@ def _clip_missing(what: str) -> MissingResourceError:
 def resolve_clip(
     model_path=None,  # a local folder or a hub id; None: env UNLEARN_CLIP, else openai/clip-vit-large-patch14
 ) -> str:
-    "The CLIP model to load, checked to be on this machine (cheaply, before any loading)."
+    "The CLIP model to load, checked to be on this machine (cheaply, before any loading); `open_clip:…` specs too."
     spec = str(model_path or os.environ.get("UNLEARN_CLIP") or DEFAULT_CLIP)
+    if spec.startswith("open_clip:"):
+        _open_clip_parts(spec)
+        return spec
     p = Path(spec).expanduser()
     if p.exists():
         if not (p / "config.json").exists():
@@ -389,21 +392,7 @@ def _load_clip(spec: str, device: str):
     return model, proc
 
 
-def clip_score(
-    images,  # uint8 N×H×W×3 RGB
-    prompts,  # N prompts, one per image (or one prompt for all)
-    model_path=None,  # local CLIP folder or hub id; None: env UNLEARN_CLIP, else openai/clip-vit-large-patch14
-    batch_size: int = 32,
-    device: str = "cpu",
-) -> dict:
-    "CLIP score (100·mean max(cos,0)) and alignment score (mean cos) of images with their prompts."
-    images = _check_images(images)
-    prompts = [prompts] * len(images) if isinstance(prompts, str) else list(prompts)
-    if len(prompts) != len(images):
-        raise StudyError(f"{len(images)} images but {len(prompts)} prompts; give one prompt per image")
-    check_number("batch_size", batch_size, lo=1, integer=True)
-    dev = get_device(device)
-    spec = resolve_clip(model_path)
+def _hf_clip_cosines(spec: str, images, prompts, batch_size: int, dev) -> list:
     import torch
 
     model, proc = _load_clip(spec, str(dev))
@@ -422,6 +411,28 @@ def clip_score(
         ie = out.image_embeds / out.image_embeds.norm(dim=-1, keepdim=True)
         te = out.text_embeds / out.text_embeds.norm(dim=-1, keepdim=True)
         cos += (ie * te).sum(-1).cpu().double().tolist()
+    return cos
+
+
+def clip_score(
+    images,  # uint8 N×H×W×3 RGB
+    prompts,  # N prompts, one per image (or one prompt for all)
+    model_path=None,  # local CLIP folder, hub id or `open_clip:<arch>:<weights>`; None: env UNLEARN_CLIP, else DEFAULT_CLIP
+    batch_size: int = 32,
+    device: str = "cpu",
+) -> dict:
+    "CLIP score (100·mean max(cos,0)) and alignment score (mean cos) of images with their prompts."
+    images = _check_images(images)
+    prompts = [prompts] * len(images) if isinstance(prompts, str) else list(prompts)
+    if len(prompts) != len(images):
+        raise StudyError(f"{len(images)} images but {len(prompts)} prompts; give one prompt per image")
+    check_number("batch_size", batch_size, lo=1, integer=True)
+    dev = get_device(device)
+    spec = resolve_clip(model_path)
+    if spec.startswith("open_clip:"):
+        cos = _open_clip_cosines(spec, images, prompts, batch_size, dev)
+    else:
+        cos = _hf_clip_cosines(spec, images, prompts, batch_size, dev)
     c = np.array(cos)
     return dict(
         clip_score=float(100 * np.clip(c, 0, None).mean()),
@@ -430,3 +441,63 @@ def clip_score(
         n=len(cos),
         model=spec,
     )
+
+# %% ../nbs/01f_evaluators.ipynb #045c2c0a
+RGD_CLIP = "open_clip:ViT-B-32:laion2b_s34b_b79k"  # RGD's alignment model (Fig. 1)
+
+
+def _open_clip_parts(spec: str) -> tuple[str, str]:
+    "(architecture, weights) of an `open_clip:<architecture>:<weights>` spec, both checked to exist here."
+    import open_clip
+
+    parts = spec.split(":", 2)
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        raise StudyError(f"CLIP spec {spec!r}: write open_clip:<architecture>:<weights>, e.g. {RGD_CLIP}")
+    arch, weights = parts[1], parts[2]
+    if arch.endswith(".json"):  # a model configuration file (a twin): registered under its file name
+        if not Path(arch).is_file():
+            raise _clip_missing(f"open_clip model config {arch} does not exist")
+        open_clip.add_model_config(arch)
+        arch = Path(arch).stem
+    if arch not in open_clip.list_models():
+        raise StudyError(f"CLIP spec {spec!r}: open_clip has no architecture {arch!r}")
+    if Path(weights).expanduser().is_file():
+        return arch, str(Path(weights).expanduser())
+    cfg = open_clip.get_pretrained_cfg(arch, weights)
+    if not cfg:
+        raise StudyError(f"CLIP spec {spec!r}: {weights!r} is neither a file nor an open_clip tag of {arch}")
+    from huggingface_hub import try_to_load_from_cache
+
+    repo = cfg.get("hf_hub", "").strip("/")
+    for name in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
+        if repo and isinstance(try_to_load_from_cache(repo, name), str):
+            return arch, weights
+    raise MissingResourceError(
+        f"open_clip weights {arch}/{weights} are not in the Hugging Face cache (RGD's alignment model). Get them with "
+        f"`hf download {repo or weights}` on a machine with network (then copy ~/.cache/huggingface), or give a "
+        "local weights file: open_clip:<architecture>:/path/to/open_clip_pytorch_model.bin"
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _load_open_clip(spec: str, device: str):
+    import open_clip
+
+    arch, weights = _open_clip_parts(spec)
+    model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=weights, device=device)
+    return model.eval(), preprocess, open_clip.get_tokenizer(arch)
+
+
+def _open_clip_cosines(spec: str, images, prompts, batch_size: int, dev) -> list:
+    import torch
+    from PIL import Image
+
+    model, preprocess, tokenizer = _load_open_clip(spec, str(dev))
+    cos = []
+    for i in range(0, len(images), batch_size):
+        x = torch.stack([preprocess(Image.fromarray(im)) for im in images[i : i + batch_size]]).to(dev)
+        with torch.no_grad():
+            ie = model.encode_image(x, normalize=True)
+            te = model.encode_text(tokenizer(prompts[i : i + batch_size]).to(dev), normalize=True)
+        cos += (ie * te).sum(-1).cpu().double().tolist()
+    return cos

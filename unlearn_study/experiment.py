@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from .core import StudyError, check_choice, check_number, cached, config_hash, write_json
+from .core import StudyError, check_choice, check_number, cached, config_hash, write_json, read_json
 from .backbones import Backbone, save_backbone, load_checkpoint
 
 SCALES = ("smoke", "default", "paper")
@@ -69,18 +69,27 @@ def check_parameters(
         )
 
 # %% auto #0
-__all__ = ['SCALES', 'PAPER_BACKBONE', 'check_seeds', 'as_list', 'check_parameters', 'fingerprint', 'cached_model', 'method_key',
-           'with_concepts', 'toy_concept_key', 'run_config', 'class_split', 'summarise', 'fmt', 'se_rate', 'diff_se',
-           'show_png', 'save_figure', 'label_grid', 'save_grid']
+__all__ = ['SCALES', 'TABLES', 'PAPER_BACKBONE', 'check_seeds', 'as_list', 'check_parameters', 'weights_hash', 'fingerprint',
+           'cached_model', 'method_key', 'with_concepts', 'toy_concept_key', 'measured', 'ModelStore', 'Progress',
+           'run_config', 'class_split', 'summarise', 'fmt', 'se_rate', 'diff_se', 'show_png', 'save_figure',
+           'label_grid', 'save_grid']
 
 # %% ../nbs/01g_experiment.ipynb #e028ba06
-def fingerprint(bb: Backbone) -> str:
-    "A short hash of the U-Net's weights (and the backbone's name)."
-    h = hashlib.sha256(bb.name.encode())
-    for k, v in sorted(bb.unet.state_dict().items()):
+def weights_hash(module: torch.nn.Module, salt: str = "") -> str:
+    "A short hash of a module's weights (and `salt`)."
+    h = hashlib.sha256(salt.encode())
+    for k, v in sorted(module.state_dict().items()):
         h.update(k.encode())
         h.update(v.detach().to("cpu", torch.float32).numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def fingerprint(bb: Backbone) -> str:
+    "A short hash of the U-Net's weights (and the backbone's name)."
+    return weights_hash(bb.unet, bb.name)
+
+
+TABLES = ("history", "curve")  # a cached model's tables, saved and loaded with it
 
 
 def cached_model(
@@ -97,13 +106,16 @@ def cached_model(
         hit["v"] = False
         bb = build()
         save_backbone(bb, folder / "model")
-        if getattr(bb, "history", None) is not None and isinstance(bb.history, pd.DataFrame):
-            bb.history.to_csv(folder / "history.csv", index=False)
+        for table in TABLES:  # what produced the model (`history`), what was measured on the way (`curve`)
+            if isinstance(getattr(bb, table, None), pd.DataFrame):
+                getattr(bb, table).to_csv(folder / f"{table}.csv", index=False)
 
     folder = cached("models", key, make, root)
     bb = load_checkpoint(folder / "model", device, frozen_from=frozen_from)
-    if (folder / "history.csv").exists():
-        bb.history = pd.read_csv(folder / "history.csv")
+    for table in TABLES:
+        if (folder / f"{table}.csv").exists():
+            setattr(bb, table, pd.read_csv(folder / f"{table}.csv"))
+    bb.cache_key = key  # where the model comes from: `config_hash(bb.cache_key, 16)` names it in other keys
     return bb, hit["v"]
 
 
@@ -133,6 +145,95 @@ def toy_concept_key(concept: str, n_forget: int, n_retain: int, seed: int) -> di
     """The data part of an erased toy-t2i model's cache key, for `world.make_split(concept, n_forget, n_retain,
     seed=seed)`: 02 and 04 share it, and so their erased models."""
     return {"concept": concept, "n": [n_forget, n_retain], "split_seed": seed}
+
+# %% ../nbs/01g_experiment.ipynb #a0c88eec
+def measured(
+    key: dict,  # everything the numbers depend on: the model's identity and the evaluation's settings (JSON-able)
+    measure,  # measure() -> JSON-able numbers (a dict, or a list of records)
+    root=None,  # cache root (default $UNLEARN_CACHE)
+):
+    "The numbers of a measurement, computed once and stored as soon as they exist; a rerun reads them back."
+
+    def make(folder):
+        write_json(folder / "result.json", measure())
+
+    return read_json(cached("measurements", key, make, root) / "result.json")
+
+
+class ModelStore:
+    """A run's models by name, kept as cache keys (`add`) and loaded from the cache when one is asked for (`store[name]`):
+    memory holds the models a caller keeps, not every model the run made. `ident(name)` names a model in other keys."""
+
+    def __init__(self, device="cpu", frozen_from: Backbone | None = None, root=None):
+        self.keys, self.device, self.frozen_from, self.root = {}, device, frozen_from, root
+
+    def add(self, name, key: dict):
+        self.keys[name] = key
+
+    def __contains__(self, name):
+        return name in self.keys
+
+    def __getitem__(self, name) -> Backbone:
+        def gone():
+            raise StudyError(f"model {name} was removed from the cache during the run; run the notebook again")
+
+        return cached_model(self.keys[name], gone, self.root, self.device, self.frozen_from)[0]
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def ident(self, name) -> str:
+        return config_hash(self.keys[name], 16)
+
+
+class Progress:
+    """One progress bar for a whole notebook: `update(what)` as each unit of work completes, `add(n)` / `drop(n)`
+    when the plan changes. `mode`: "bar" (tqdm; a widget in JupyterLab when ipywidgets is installed), "lines" (a line
+    with the ETA at most every `every` seconds: for reports), "off"; default $UNLEARN_PROGRESS, else "bar"."""
+
+    def __init__(self, total: int, desc: str, mode: str | None = None, every: float = 60.0):
+        import os, time
+
+        self.mode = check_choice("progress", mode or os.environ.get("UNLEARN_PROGRESS", "bar"), ["bar", "lines", "off"])
+        self.total, self.n, self.desc, self.every = int(total), 0, desc, every
+        self.t0 = self.last = time.time()
+        self.bar = None
+        if self.mode == "bar":
+            from unlearn_study.core import progress_bar
+
+            self.bar = progress_bar(total=self.total, desc=desc, unit="unit", mininterval=2)
+
+    def eta(self) -> float | None:
+        "Seconds left at the rate so far (None before the first unit)."
+        import time
+
+        return None if self.n == 0 else (time.time() - self.t0) / self.n * max(self.total - self.n, 0)
+
+    def update(self, what: str = "", n: int = 1):
+        import time
+
+        self.n += n
+        if self.bar is not None:
+            self.bar.update(n)
+            self.bar.set_postfix_str(what, refresh=False)
+        elif self.mode == "lines" and (time.time() - self.last >= self.every or self.n >= self.total):
+            self.last = time.time()
+            eta = self.eta()
+            left = f", about {eta / 60:.0f} min left" if eta is not None else ""
+            print(f"[{self.desc}] {self.n}/{self.total} done ({(self.last - self.t0) / 60:.0f} min{left}) {what}")
+
+    def add(self, n: int):
+        self.total += n
+        if self.bar is not None:
+            self.bar.total = self.total
+            self.bar.refresh()
+
+    def drop(self, n: int):
+        self.add(-n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 # %% ../nbs/01g_experiment.ipynb #184ececc
 PAPER_BACKBONE = {"toy-class": "cifar10", "toy-t2i": "sd14"}  # whose settings `scale="paper"` uses on a toy backbone

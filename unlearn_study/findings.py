@@ -4,11 +4,13 @@
 
 # %% ../nbs/01h_findings.ipynb #e490fec7
 from __future__ import annotations
-import dataclasses, inspect, time, types
+import dataclasses, functools, inspect, math, time, types
 from dataclasses import dataclass, field
+from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import StudyError, check_choice, check_flag, check_path, set_seed, set_threads, get_device
+from .core import StudyError, check_choice, check_flag, check_number, check_path, config_hash
+from .core import set_seed, set_threads, get_device
 from .core import RunDir
 from unlearn_study.experiment import (
     SCALES,
@@ -16,6 +18,11 @@ from unlearn_study.experiment import (
     check_seeds,
     as_list,
     cached_model,
+    fingerprint,
+    weights_hash,
+    measured,
+    ModelStore,
+    Progress,
     method_key,
     run_config,
     summarise,
@@ -50,6 +57,8 @@ def finish(st: Study, **meta) -> str:
     "Write meta.json (the run's environment, seeds and `meta`) and move the run folder into place."
     st.run.write_meta(device=st.dev, seeds=st.seeds, threads=st.threads, **meta)
     st.run.log_timings(total=time.time() - st.t_start)
+    if getattr(st, "progress", None) is not None:
+        st.progress.close()
     return str(st.run.finish())
 
 # %% auto #0
@@ -57,14 +66,15 @@ __all__ = ['DIMRA', 'FINE_TUNING_BASED', 'RETAIN_FLOOR', 'TEXT_METHODS', 'RESURG
            'RATE_MAX', 'CLIP_DROP', 'PAPER_RGD_FIG1', 'PAPER_RGD_LAMBDA_ALPHA', 'Study', 'preset_for', 'check_inputs',
            'finish', 'DimraPreset', 'dimra_setup', 'dimra_config', 'dimra_split', 'dimra_split_key', 'dimra_evaluate',
            'dimra_unlearn', 'dimra_unlearning_curves', 'dimra_attack', 'dimra_grid', 'collapsed', 'dimra_verdict',
-           'dimra_report', 'ResurgencePreset', 'resurgence_setup', 'heldout_prompts', 'resurgence_config',
-           'resurgence_measure', 'resurgence_erase', 'resurgence_ft_data', 'resurgence_ft_config',
-           'resurgence_erase_all', 'not_erased', 'resurgence_finetune', 'resurgence_show_prompts', 'resurgence_grid',
-           'kv_shift', 'weight_shift', 'resurgence_where', 'resurgence_scope', 'resurgence_verdict',
-           'resurgence_report', 'RgdPreset', 'split_methods', 'rgd_setup', 'rgd_config', 'rgd_unlearned', 'rgd_timed',
-           'rgd_class_split', 'rgd_class_key', 'rgd_eval_class', 'rgd_class_table', 'rgd_fid', 'rgd_class_grid',
-           'related_classes', 'rgd_ablation', 'rgd_sweep', 'rgd_prompt_split', 'rgd_concept_data', 'rgd_metric_names',
-           'rgd_eval_text', 'rgd_concept_table', 'rgd_concept_grid', 'rgd_compare', 'rgd_report', 'rgd_finish']
+           'dimra_report', 'ResurgencePreset', 'resurgence_setup', 'ft_points', 'resurgence_plan', 'scope_runs',
+           'heldout_prompts', 'resurgence_config', 'resurgence_measure', 'reference_scores', 'resurgence_erase',
+           'resurgence_ft_data', 'resurgence_ft_config', 'resurgence_erase_all', 'not_erased', 'resurgence_finetune',
+           'resurgence_tune', 'resurgence_show_prompts', 'resurgence_grid', 'kv_shift', 'weight_shift',
+           'resurgence_where', 'scope_jobs', 'resurgence_scope', 'resurgence_verdict', 'resurgence_report', 'RgdPreset',
+           'split_methods', 'rgd_setup', 'rgd_config', 'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key',
+           'rgd_eval_class', 'rgd_class_table', 'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation',
+           'rgd_sweep', 'rgd_prompt_split', 'rgd_concept_data', 'rgd_metric_names', 'rgd_clip', 'rgd_eval_text',
+           'rgd_concept_table', 'rgd_concept_grid', 'rgd_compare', 'rgd_report', 'rgd_finish']
 
 # %% ../nbs/01h_findings.ipynb #5357fbef
 @dataclass(frozen=True)
@@ -549,6 +559,7 @@ class ResurgencePreset:
     grid_steps: int | None = None  # sampling steps of the image grid (None: the backbone's)
     n_seeds: int | None = None  # only the first n seeds run (None: all)
     overrides: dict = field(default_factory=dict)  # per-method settings, {method: {field: value}}
+    n_ref: int = 1000  # sd14 with a `reference` folder: its first n_ref captions are generated for FID / CLIP score
 
 
 RESURGENCE = {
@@ -568,6 +579,7 @@ RESURGENCE = {
         grid_steps=5,
         n_seeds=1,
         overrides={"dimum": {"n_alt": 8}},
+        n_ref=4,
     ),
     "default": ResurgencePreset(
         n_forget=256,
@@ -615,6 +627,9 @@ def resurgence_setup(
     threads=None,
     overwrite: bool = False,
     prompts=None,  # sd14: a prompt CSV asking for the concept, to measure on (None: the concept's held-out prompts)
+    eval_every=None,  # fine-tuning steps between two measurements (None: the preset's `ft_eval_every`)
+    n_eval=None,  # prompts with and without the concept per measurement (None: the preset's `n_eval`)
+    reference=None,  # sd14: an image-caption folder (e.g. COCO): FID and CLIP score of each model on its captions
 ) -> Study:
     "Check 02_resurgence's parameters, load what it needs (stopping at once on what is missing), open its run folder."
     from unlearn_study.concepts import get_concept, load_prompts
@@ -624,10 +639,16 @@ def resurgence_setup(
 
     t_start = time.time()
     check_parameters(inspect.signature(resurgence_setup).parameters, "02_resurgence")
-    check_inputs(checkpoint=checkpoint, out_dir=out_dir, overwrite=overwrite, prompts=prompts)
+    check_inputs(checkpoint=checkpoint, out_dir=out_dir, overwrite=overwrite, prompts=prompts, reference=reference)
     P = preset_for(RESURGENCE, scale)
+    density = {"ft_eval_every": eval_every, "n_eval": n_eval}
+    for name, v in (("eval_every", eval_every), ("n_eval", n_eval)):
+        if v is not None:
+            check_number(name, v, lo=1, integer=True)
+    P = dataclasses.replace(P, **{k: v for k, v in density.items() if v is not None})
     check_choice("scope", scope, ["none", "quick", "full"])
-    check_choice("finetune_data", finetune_data, ft.DATA_CHOICES)
+    if not (isinstance(finetune_data, str) and Path(finetune_data).expanduser().is_dir()):
+        check_choice("finetune_data", finetune_data, ft.DATA_CHOICES)  # (or an image-caption folder, on sd14)
     check_choice("finetune_mode", finetune_mode, ft.MODES)
     seeds = check_seeds(seeds)
     info = get_concept(concept)  # unknown concept -> error listing the known ones
@@ -656,17 +677,26 @@ def resurgence_setup(
         threads=threads,
         dev=dev,
         base=base,
+        base_ident=fingerprint(base),
+        erased=ModelStore(dev, frozen_from=base),  # (method, seed) -> erased model, loaded from the cache when used
+        tuned=ModelStore(dev, frozen_from=base),  # (method, first seed) -> the fine-tuned model
     )
     if backbone == "toy-t2i":
         from unlearn_study.metrics import load_judge
 
-        if prompts is not None:
-            raise StudyError(f"prompts={prompts!r} is for sd14; on the toy world the judge prompts the concept itself")
+        for name, v in (("prompts", prompts), ("reference", reference)):
+            if v is not None:
+                raise StudyError(f"{name}={v!r} is for sd14; on the toy world the judge measures the concept itself")
+        if finetune_data not in ft.DATA_CHOICES:
+            raise StudyError(
+                f"finetune_data={finetune_data!r}: an image-caption folder is for sd14; on the toy world "
+                f"choose one of {', '.join(map(repr, ft.DATA_CHOICES))}"
+            )
         st.judge = load_judge(device=dev)
         st.judge_desc = "toy-world judge"
+        st.measure_key = {"judge": weights_hash(st.judge), "eval_steps": P.eval_steps}
     else:
         from unlearn_study import evaluators
-        from pathlib import Path
 
         st.forget_prompts = load_prompts(info["forget_prompts"])
         st.retain_prompts = load_prompts(info["retain_prompts"])
@@ -678,6 +708,17 @@ def resurgence_setup(
                 "NudeNet's detector model is missing: reinstall it with `pip install --force-reinstall nudenet`"
             )
         st.judge_desc = "NudeNet / CLIP" if info["kind"] == "nudity" else "CLIP"
+        from unlearn_study.train import caption_folder
+
+        for name, folder in (("finetune_data", finetune_data), ("reference", reference)):
+            if folder is not None and folder not in ft.DATA_CHOICES:  # listing, files and captions checked now
+                st.__dict__[f"{name}_listing"] = config_hash(
+                    caption_folder(folder)[["file_name", "caption"]].to_dict("list")
+                )
+        st.reference = reference
+        sets = {"forget": st.eval_forget.to_dict("list"), "retain": st.eval_retain.to_dict("list")}
+        st.measure_key = {"clip": evaluators.resolve_clip(), "sets": config_hash(sets, 16), "eval_steps": P.eval_steps}
+    st.measure_key.update(concept=concept, kind=info["kind"], backbone=backbone)
     for m in methods:
         resurgence_config(st, m, seeds[0])  # every method's settings valid
     config = dict(
@@ -694,10 +735,28 @@ def resurgence_setup(
         preset=dataclasses.asdict(P),
     )
     if backbone == "sd14":  # the measurement's prompt sets (held out from erasure where the concept has them)
-        config.update(eval_prompts={"forget": forget_name, "retain": retain_name})
+        config.update(eval_prompts={"forget": forget_name, "retain": retain_name}, reference=str(reference))
     st.run = RunDir(out_dir, "resurgence", config, overwrite=overwrite)
     print(f"run folder (appears when finished): {st.run.final}\n{backbone} on {dev}, {threads} thread(s); preset {P}")
+    st.progress = Progress(resurgence_plan(st), "02_resurgence: measurements")
     return st
+
+
+def ft_points(steps: int, every: int) -> int:
+    "Measurements of one fine-tuning run after its step 0: every `every` steps and at the last step."
+    return math.ceil(steps / every)
+
+
+def resurgence_plan(st: Study) -> int:
+    "The run's measurements, counted before it starts (as if every method erases): the progress bar's total."
+    k, n_models = ft_points(st.P.ft_steps, st.P.ft_eval_every), len(st.seeds) * (1 + len(st.methods))
+    st.ft_methods = st.methods
+    return n_models + n_models * k + scope_runs(st) * k
+
+
+def scope_runs(st: Study, methods=None) -> int:
+    "The scope study's fine-tuning runs (those not reusing the main experiment's curve)."
+    return sum(not j["reuse"] for j in scope_jobs(st, methods))
 
 
 def heldout_prompts(
@@ -733,10 +792,19 @@ def resurgence_config(st: Study, method: str, seed: int, concepts=None, **settin
     )
 
 
-def resurgence_measure(st: Study, m, seed: int, n: int) -> dict:
+def resurgence_measure(
+    st: Study,
+    m,  # the model
+    seed: int,
+    n: int,  # prompts with and without the concept
+    ident: str | None = None,  # the model's identity (a cache key's hash): the result is stored and a rerun reads it
+) -> dict:
     """The concept rate on prompts asking for the concept, and retain alignment on prompts without it (toy: judged,
     plus the other objects' rate; sd14: NudeNet's nudity rate or the CLIP alignment with the concept prompts, and
     the CLIP alignment of the retain prompts)."""
+    if ident is not None:
+        key = {"finding": "resurgence", "model": ident, "seed": seed, "n": n, **st.measure_key}
+        return measured(key, lambda: resurgence_measure(st, m, seed, n))
     from unlearn_study.backbones import sample
 
     if st.backbone == "toy-t2i":
@@ -765,8 +833,34 @@ def resurgence_measure(st: Study, m, seed: int, n: int) -> dict:
     }
 
 
+def reference_scores(st: Study, m, ident: str) -> dict:
+    """FID and CLIP score of a model on a reference image-caption folder (sd14, `reference`): its first `n_ref`
+    captions generated (noise seeds 0, 1, ...), FID against the folder's images, CLIP score with the captions. Stored
+    as a measurement; the reference images' Inception features are computed once per run."""
+    from unlearn_study import evaluators
+    from unlearn_study.backbones import sample
+    from unlearn_study.train import load_caption_folder
+
+    n = st.P.n_ref
+    key = {"finding": "reference", "model": ident, "listing": st.reference_listing, "n": n, **st.measure_key}
+
+    def measure():
+        if "reference_data" not in st.__dict__:
+            st.reference_data = load_caption_folder(st.reference, n=n, res=m.resolution)
+            st.reference_features = evaluators.inception_features(st.reference_data.images.numpy(), device=str(st.dev))
+        caps = st.reference_data.captions
+        imgs = sample(m, caps, seeds=range(len(caps)), steps=st.P.eval_steps)
+        fid = evaluators.frechet_distance(
+            evaluators.inception_features(imgs, device=str(st.dev)), st.reference_features
+        )
+        clip = evaluators.clip_score(imgs, caps, device=str(st.dev))["clip_score"]
+        return {"fid_ref": fid, "clip_ref": clip}
+
+    return measured(key, measure)
+
+
 def resurgence_erase(st: Study, method: str, seed: int, concepts=None, **settings):
-    "An erased model, cached by configuration: (model, seconds, was_cached)."
+    "An erased model, cached by configuration: (model, seconds, was_cached, cache key)."
     import datasets
     from unlearn_study.train import ImageData, generated_data
     from unlearn_study.world import make_split, make_dataset
@@ -805,19 +899,29 @@ def resurgence_erase(st: Study, method: str, seed: int, concepts=None, **setting
     key = method_key(method, cfg, base, data_key, seed)
     t0 = time.time()
     m, hit = cached_model(key, lambda: run_method(method, base, *sets(), cfg), device=st.dev, frozen_from=base)
-    return m, time.time() - t0, hit
+    return m, time.time() - t0, hit, key
 
 
 def resurgence_ft_data(st: Study, choice: str, seed: int):
-    "Benign fine-tuning data that never shows the concept (toy: `finetune.benign_data`; sd14: the 'others' prompts)."
+    """Benign fine-tuning data that never shows the concept (toy: `finetune.benign_data`; sd14: the `finetune_data`
+    image-caption folder's first `n_ft` pairs, else the base's images of the 'others' prompts)."""
     from unlearn_study.attacks import finetune as ft
     from unlearn_study.concepts import load_prompts
     from unlearn_study.train import generated_data
 
-    if st.backbone == "toy-t2i":
-        return ft.benign_data(st.concept, choice, n=st.P.n_ft, seed=seed, bb=st.base, res=st.base.resolution)
-    op = load_prompts("others")
-    return generated_data(st.base, op.prompt.tolist(), op.evaluation_seed.tolist())
+    from unlearn_study.train import load_caption_folder
+
+    memo = st.__dict__.setdefault("ft_data", {})  # made once per run (per seed on the toy world)
+    key = (choice, seed if st.backbone == "toy-t2i" else None)
+    if key not in memo:
+        if st.backbone == "toy-t2i":
+            memo[key] = ft.benign_data(st.concept, choice, n=st.P.n_ft, seed=seed, bb=st.base, res=st.base.resolution)
+        elif choice not in ft.DATA_CHOICES:  # the user's real image-caption pairs (the paper's setting)
+            memo[key] = load_caption_folder(choice, n=st.P.n_ft, res=st.base.resolution)
+        else:  # the base's own images of unrelated prompts
+            op = load_prompts("others")
+            memo[key] = generated_data(st.base, op.prompt.tolist(), op.evaluation_seed.tolist())
+    return memo[key]
 
 
 def resurgence_ft_config(st: Study, seed: int, **settings):
@@ -833,14 +937,21 @@ def resurgence_ft_config(st: Study, seed: int, **settings):
 # %% ../nbs/01h_findings.ipynb #75702971
 def resurgence_erase_all(st: Study):
     "Erase the concept with every method for every seed; concept rate and retain alignment of each model and the base."
-    rows, erased, secs_of, cached_of = [], {}, {}, {}
+    rows, secs_of, cached_of = [], {}, {}
+
+    def measure(m, seed, ident):  # the concept rate and retain alignment (+ FID / CLIP score on `reference`)
+        r = resurgence_measure(st, m, seed, st.P.n_eval, ident)
+        return {**r, **reference_scores(st, m, ident)} if st.__dict__.get("reference") else r
+
     for seed in st.seeds:
         set_seed(seed)
-        rows.append({"method": "base", "seed": seed, **resurgence_measure(st, st.base, seed, st.P.n_eval)})
+        rows.append({"method": "base", "seed": seed, **measure(st.base, seed, st.base_ident)})
+        st.progress.update(f"base, seed {seed}")
         for method in st.methods:
-            m, secs, hit = resurgence_erase(st, method, seed)
-            erased[(method, seed)] = m
-            r = resurgence_measure(st, m, seed, st.P.n_eval)
+            m, secs, hit, key = resurgence_erase(st, method, seed)
+            st.erased.add((method, seed), key)
+            r = measure(m, seed, st.erased.ident((method, seed)))
+            st.progress.update(f"{method} erased, seed {seed}")
             rows.append({"method": method, "seed": seed, **r})
             secs_of[f"{method}/seed {seed}"], cached_of[f"{method}/seed {seed}"] = secs, hit
             print(
@@ -848,10 +959,11 @@ def resurgence_erase_all(st: Study):
                 f"retain alignment {r['retain_alignment']:.2f} ({secs:.0f} s{', cached' if hit else ''})"
             )
     er = pd.DataFrame(rows)
-    er_sum = summarise(er, "method", [c for c in ("concept_rate", "retain_alignment", "other_objects") if c in er])
+    cols = ("concept_rate", "retain_alignment", "other_objects", "fid_ref", "clip_ref")
+    er_sum = summarise(er, "method", [c for c in cols if c in er])
     st.run.log_metrics(erasure=er.to_dict("records"), erasure_summary=er_sum.to_dict("records"))
     st.run.log_timings(erasure_seconds=secs_of, erasure_cached=cached_of)
-    st.erased, st.er = erased, er
+    st.er = er
     return er, er_sum
 
 
@@ -874,23 +986,14 @@ def resurgence_finetune(st: Study) -> pd.DataFrame:
             "resurgence cannot be measured, so it is not fine-tuned"
         )
     st.ft_methods = [m for m in st.methods if m not in st.not_erased]
-    keep = [k for k in ("concept_rate", "retain_alignment", "other_objects") if k in er]
-    curves, tuned, secs_of = [], {}, {}
+    k = ft_points(st.P.ft_steps, st.P.ft_eval_every)
+    st.progress.drop(len(st.seeds) * len(st.not_erased) * k + (scope_runs(st, st.methods) - scope_runs(st)) * k)
+    curves, secs_of = [], {}
     for seed in st.seeds:
-        data = resurgence_ft_data(st, st.finetune_data, seed)
         for method in ["base"] + st.ft_methods:
-            m0 = st.base if method == "base" else st.erased[(method, seed)]
-            first = er[(er.method == method) & (er.seed == seed)].iloc[0]
             t0 = time.time()
-            m1, ev = ft.finetune(
-                m0,
-                data,
-                resurgence_ft_config(st, seed),
-                evaluate=lambda m, s: (
-                    {k: first[k] for k in keep} if s == 0 else resurgence_measure(st, m, seed, st.P.n_eval)
-                ),
-            )
-            tuned[(method, seed)] = m1
+            keep = (method, seed) if seed == st.seeds[0] else None  # the grid and `resurgence_where` use these
+            ev = resurgence_tune(st, method, seed, st.finetune_data, keep=keep)
             ev["method"], ev["seed"] = method, seed
             curves.append(ev)
             secs_of[f"{method}/seed {seed}"] = time.time() - t0
@@ -902,8 +1005,57 @@ def resurgence_finetune(st: Study) -> pd.DataFrame:
     cfg = dataclasses.asdict(resurgence_ft_config(st, st.seeds[0]))
     st.run.log_metrics(finetuning=curves.to_dict("records"), finetune_config=cfg)
     st.run.log_timings(finetune_seconds=secs_of)
-    st.tuned, st.curves = tuned, curves
+    st.curves = curves
     return curves
+
+
+def resurgence_tune(
+    st: Study,
+    method: str,  # "base" or an erased model's method
+    seed: int,
+    data_choice: str,  # the fine-tuning data (`finetune_data`'s choices)
+    keep=None,  # a name: the fine-tuned model is cached and `st.tuned[keep]` loads it
+    model: tuple | None = None,  # (model, its cache key) to fine-tune instead of `st.erased[(method, seed)]`
+    **ft_settings,
+) -> pd.DataFrame:
+    """Fine-tune a model (the base, an erased model, or `model`) on benign data, measuring it every `ft_eval_every`
+    steps; the curve (step 0: the model before fine-tuning). Resumable: each measurement is stored as it completes,
+    and a finished run's curve (and the kept model) is read back from the cache instead of being fine-tuned again."""
+    from unlearn_study.attacks import finetune as ft
+
+    P = st.P
+    if model is not None:
+        parent = config_hash(model[1], 16)
+    else:
+        parent = st.base_ident if method == "base" else st.erased.ident((method, seed))
+    cfg = resurgence_ft_config(st, seed, **ft_settings)
+    data = {"choice": data_choice, "n": P.n_ft, "seed": seed, "listing": st.__dict__.get("finetune_data_listing")}
+    key = {"kind": "finetuned", "from": parent, "ft": dataclasses.asdict(cfg), "data": data}
+    measure = {**key, "measure": st.measure_key, "n_eval": P.n_eval}
+
+    def evaluate(m, step):
+        if step == 0:  # the model before fine-tuning: measured already (erasure table), read back
+            return resurgence_measure(st, m, seed, P.n_eval, parent)
+        r = resurgence_measure(st, m, seed, P.n_eval, config_hash({**measure, "step": step}, 16))
+        st.progress.update(f"{method} fine-tuning step {step}, seed {seed}")
+        return r
+
+    def run():
+        m0 = model[0] if model is not None else st.base if method == "base" else st.erased[(method, seed)]
+        m1, ev = ft.finetune(m0, resurgence_ft_data(st, data_choice, seed), cfg, evaluate=evaluate)
+        m1.curve = ev
+        return m1
+
+    n_before, k = st.progress.n, ft_points(cfg.steps, cfg.eval_every)
+    if keep is not None:
+        m1, hit = cached_model(measure, run, device=st.dev, frozen_from=st.base)
+        st.tuned.add(keep, measure)
+        ev = m1.curve
+    else:
+        ev = pd.DataFrame(measured(measure, lambda: run().curve.to_dict("records")))
+    if st.progress.n - n_before < k:  # read back from the cache: its measurements count as done
+        st.progress.update(f"{method} fine-tuned, seed {seed} (read back)", n=k - (st.progress.n - n_before))
+    return ev
 
 
 def resurgence_show_prompts(st: Study, n_show: int = 10) -> list:
@@ -980,66 +1132,72 @@ def resurgence_where(st: Study) -> pd.DataFrame:
     return where
 
 
-def resurgence_scope(st: Study) -> pd.DataFrame:
-    """The scope study (first seed): fine-tuning data (quick: the preset's `scope_data` for its `scope_methods`),
-    the number of concepts MACE erases together. full: every data choice and method, the fine-tuned parameters, the
-    learning rate and ESD's erasure strength."""
+def scope_jobs(st: Study, methods=None) -> list[dict]:
+    """The scope study's fine-tuning runs (first seed), in the table's order: `factor`, `value`, `method`, the data
+    `choice`, fine-tuning `settings`, and `erase` (settings of a dedicated erasure) — or `reuse`: the main experiment's
+    curve. quick: the preset's `scope_data` for its `scope_methods`, and the number of concepts MACE erases together;
+    full: every data choice and method, the fine-tuned parameters, the learning rate and ESD's erasure strength."""
     from unlearn_study.attacks import finetune as ft
 
-    P, s0, curves, rows = st.P, st.seeds[0], st.curves, []
+    if st.scope == "none" or st.backbone != "toy-t2i":
+        return []
+    P, jobs = st.P, []
+    methods = st.ft_methods if methods is None else methods
+    job = lambda factor, value, method, choice="random", erase=None, **settings: jobs.append(
+        dict(factor=factor, value=value, method=method, choice=choice, erase=erase, settings=settings, reuse=False)
+    )
+    if st.scope == "full":
+        tuned, choices = methods, ft.DATA_CHOICES
+    else:
+        tuned = [m for m in methods if m in P.scope_methods]
+        choices = [st.finetune_data] + [c for c in P.scope_data if c != st.finetune_data]
+    for choice in choices:
+        for method in (["base"] if st.scope == "full" else []) + tuned:
+            job("data", choice, method, choice)
+            jobs[-1]["reuse"] = choice == st.finetune_data  # already measured in the main experiment
+    if "mace" in st.methods:
+        extra = [c for c in ("heart", "arrow", "ring", "cross", "diamond") if c != st.concept][:2]
+        for k in (2,) if st.scale != "paper" else (2, 3):
+            job("concepts erased together (MACE)", k, "mace", erase={"concepts": [st.concept] + extra[: k - 1]})
+    if st.scope == "full":
+        for mode in [x for x in ft.MODES if x != st.finetune_mode]:
+            for method in methods:
+                job("fine-tuned parameters", mode, method, mode=mode)
+        base_lr = resurgence_ft_config(st, st.seeds[0]).lr
+        for lr in (base_lr / 4, base_lr * 4):
+            for method in methods:
+                job("learning rate", f"{lr:.1e}", method, lr=lr)
+        if "esd" in st.methods:
+            full_steps = resurgence_config(st, "esd", st.seeds[0]).steps
+            for frac in (0.25, 0.5):
+                n = max(1, int(full_steps * frac))
+                job("erasure strength (ESD steps)", n, "esd", erase={"steps": n})
+    return jobs
 
-    def record(tag, value, method, ev):
+
+def resurgence_scope(st: Study) -> pd.DataFrame:
+    "The scope study (`scope_jobs`, first seed): the concept rate right after erasure and after fine-tuning, per run."
+    s0, curves, rows = st.seeds[0], st.curves, []
+    for j in scope_jobs(st):
+        if j.get("reuse"):
+            ev = curves[(curves.method == j["method"]) & (curves.seed == s0)]
+        elif j["erase"] is not None:
+            m, _, _, key = resurgence_erase(st, j["method"], s0, **j["erase"])
+            ev = resurgence_tune(st, j["method"], s0, j["choice"], model=(m, key), **j["settings"])
+        else:
+            ev = resurgence_tune(st, j["method"], s0, j["choice"], **j["settings"])
         rate = ev.concept_rate
         rows.append(
             {
-                "factor": tag,
-                "value": str(value),
-                "method": method,
+                "factor": j["factor"],
+                "value": str(j["value"]),
+                "method": j["method"],
                 "rate_erased": rate.iloc[0],
                 "rate_after": rate.iloc[-1],
                 "rate_max": rate.max(),
                 "retain_after": ev.retain_alignment.iloc[-1],
             }
         )
-
-    def tune(tag, value, method, m_erased, data_choice="random", **ft_settings):
-        data = resurgence_ft_data(st, data_choice, s0)
-        cfg = resurgence_ft_config(st, s0, **ft_settings)
-        _, ev = ft.finetune(m_erased, data, cfg, evaluate=lambda m, s: resurgence_measure(st, m, s0, P.n_eval))
-        record(tag, value, method, ev)
-
-    if st.scope != "none" and st.backbone == "toy-t2i":
-        if st.scope == "full":
-            methods, choices = st.ft_methods, ft.DATA_CHOICES
-        else:
-            methods = [m for m in st.ft_methods if m in P.scope_methods]
-            choices = [st.finetune_data] + [c for c in P.scope_data if c != st.finetune_data]
-        for choice in choices:
-            for method in (["base"] if st.scope == "full" else []) + methods:
-                if choice == st.finetune_data:  # already measured in the main experiment
-                    record("data", choice, method, curves[(curves.method == method) & (curves.seed == s0)])
-                else:
-                    m0 = st.base if method == "base" else st.erased[(method, s0)]
-                    tune("data", choice, method, m0, choice)
-        if "mace" in st.methods:
-            extra = [c for c in ("heart", "arrow", "ring", "cross", "diamond") if c != st.concept][:2]
-            for k in (2,) if st.scale != "paper" else (2, 3):
-                m, _, _ = resurgence_erase(st, "mace", s0, concepts=[st.concept] + extra[: k - 1])
-                tune("concepts erased together (MACE)", k, "mace", m)
-        if st.scope == "full":
-            for mode in [x for x in ft.MODES if x != st.finetune_mode]:
-                for method in st.ft_methods:
-                    tune("fine-tuned parameters", mode, method, st.erased[(method, s0)], mode=mode)
-            base_lr = resurgence_ft_config(st, s0).lr
-            for lr in (base_lr / 4, base_lr * 4):
-                for method in st.ft_methods:
-                    tune("learning rate", f"{lr:.1e}", method, st.erased[(method, s0)], lr=lr)
-            if "esd" in st.methods:
-                full_steps = resurgence_config(st, "esd", s0).steps
-                for frac in (0.25, 0.5):
-                    n = max(1, int(full_steps * frac))
-                    m, _, _ = resurgence_erase(st, "esd", s0, steps=n)
-                    tune("erasure strength (ESD steps)", n, "esd", m)
     scope_df = pd.DataFrame(rows)
     st.run.log_metrics(scope=scope_df.to_dict("records"))
     return scope_df
@@ -1182,6 +1340,7 @@ class RgdPreset:
     c_forget: int  # concept setting: forget-set images / prompt pairs
     c_retain: int  # concept setting: retain-set images / prompt pairs
     n_seeds: int | None = None  # only the first n seeds run (None: all)
+    n_ref: int = 1000  # sd14 with a `reference` folder: its first n_ref captions are generated for FID / CLIP score
 
 
 RGD = {
@@ -1200,6 +1359,7 @@ RGD = {
         c_forget=32,
         c_retain=90,
         n_seeds=1,
+        n_ref=4,
     ),
     "default": RgdPreset(
         n_forget=256,
@@ -1294,6 +1454,7 @@ def rgd_setup(
     cifar10_source="cifar10",
     judge_path=None,
     concept_checkpoint=None,  # concept-part base model
+    reference=None,  # sd14: an image-caption folder (e.g. COCO): FID and CLIP score of each concept model on its captions
 ) -> Study:
     "Check 04_rgd's parameters, load both parts' models, judges and data (stopping at once on anything missing)."
     from pathlib import Path
@@ -1306,7 +1467,14 @@ def rgd_setup(
 
     t_start = time.time()
     check_parameters(inspect.signature(rgd_setup).parameters, "04_rgd")
-    check_inputs(checkpoint, out_dir, overwrite, judge_path=judge_path, concept_checkpoint=concept_checkpoint)
+    check_inputs(
+        checkpoint,
+        out_dir,
+        overwrite,
+        judge_path=judge_path,
+        concept_checkpoint=concept_checkpoint,
+        reference=reference,
+    )
     check_path("cifar10_source", cifar10_source, none_ok=False)
     P = preset_for(RGD, scale)
     seeds = check_seeds(seeds)[: P.n_seeds]
@@ -1353,8 +1521,15 @@ def rgd_setup(
         raise MissingResourceError(
             f"{e} (In this notebook, pass the folder as `-p concept_checkpoint <folder>`.)"
         ) from None
+    if reference is not None and bb_text != "sd14":
+        raise StudyError(f"reference={reference!r} is for sd14 (the concept part on SD v1.4); this run has {bb_text}")
     if bb_text == "sd14":
-        evaluators.resolve_clip()  # CLIP weights for the alignment score
+        rgd_clip()  # RGD's CLIP (open_clip ViT-B-32, LAION-2B) for the alignment score: its weights must be here
+        if reference is not None:  # FID / CLIP score on the user's pairs: listing checked, CLIP score's model here
+            from unlearn_study.train import caption_folder
+
+            reference_listing = config_hash(caption_folder(reference)[["file_name", "caption"]].to_dict("list"))
+            evaluators.resolve_clip()
         if concept_row["kind"] == "nudity" and not Path(evaluators.nudenet_info()["model_path"]).exists():
             raise StudyError(
                 "NudeNet's detector model is missing: reinstall it with `pip install --force-reinstall nudenet`"
@@ -1385,6 +1560,9 @@ def rgd_setup(
         cifar_data=None,
         judge_desc={},
         timings={"setup": 0.0},
+        reference=reference,
+        reference_listing=reference_listing if reference is not None else None,
+        measure_key={"backbone": bb_text},
     )
     if methods_class and bb_class == "cifar10":
         check_choice("forget_class", forget_class, base_class.class_names)
@@ -1417,6 +1595,8 @@ def rgd_setup(
         seeds=seeds,
         preset=dataclasses.asdict(P),
     )
+    if bb_text == "sd14":
+        config.update(reference=str(reference))
     if methods_class and bb_class == "cifar10":  # a class with too few images stops here, before any work
         rgd_class_split(st, seeds[0])
         rgd_class_split(st, seeds[0], retain_classes=CIFAR_RELATED[forget_class])
@@ -1438,14 +1618,15 @@ def rgd_config(st: Study, method: str, bb, seed: int, **settings):
     return run_config(method, bb, st.scale, seed=seed, concepts=concepts, steps=st.P.method_steps, **settings)
 
 
-def rgd_unlearned(st: Study, method: str, bb, forget_set, retain_set, cfg, data_key: dict, seed: int):
-    "Run (or load from the cache) one unlearning: (model, seconds, was_cached)."
+def rgd_unlearned(st: Study, method: str, bb, sets, cfg, data_key: dict, seed: int):
+    """Run (or load from the cache) one unlearning: (model, seconds, was_cached). `sets`: (forget set, retain set), or
+    a function returning them, called only when the model is not in the cache (SD's sets are generated images)."""
     from unlearn_study.methods.registry import run_method
 
     key = method_key(method, cfg, bb, data_key, seed)
     t0 = time.time()
     m, was_cached = cached_model(
-        key, lambda: run_method(method, bb, forget_set, retain_set, cfg), device=st.dev, frozen_from=bb
+        key, lambda: run_method(method, bb, *(sets() if callable(sets) else sets), cfg), device=st.dev, frozen_from=bb
     )
     return m, time.time() - t0, was_cached
 
@@ -1510,7 +1691,7 @@ def rgd_class_table(st: Study):
         rows.append({"method": "base", "seed": seed, "UA": ev["UA"], "RA": ev["RA"]})
         for method in st.methods_class:
             cfg = rgd_config(st, method, base, seed)
-            m, secs, was_cached = rgd_unlearned(st, method, base, *splits[seed], cfg, rgd_class_key(st, seed), seed)
+            m, secs, was_cached = rgd_unlearned(st, method, base, splits[seed], cfg, rgd_class_key(st, seed), seed)
             models[(method, seed)] = m
             ev = rgd_eval_class(st, m, seed)
             evals[(method, seed)] = ev
@@ -1634,7 +1815,7 @@ def rgd_ablation(st: Study):
             if case.startswith("balanced") and ("rgd", seed) in st.class_models:
                 ev = st.class_evals[("rgd", seed)]
             else:
-                m, _, _ = rgd_unlearned(st, "rgd", base, forget_set, retain_set, cfg, data_key, seed)
+                m, _, _ = rgd_unlearned(st, "rgd", base, (forget_set, retain_set), cfg, data_key, seed)
                 ev = rgd_eval_class(st, m, seed)
             ra_rel = float(np.mean([ev["per_class"][c] for c in related]))
             ra_rest = float(np.mean([ev["per_class"][c] for c in rest]))
@@ -1688,7 +1869,7 @@ def rgd_sweep(st: Study) -> pd.DataFrame:
             if cfg == rgd_config(st, "rgd", base, seed) and ("rgd", seed) in st.class_evals:
                 ev = st.class_evals[("rgd", seed)]  # RGD's defaults: the class table's model
             else:
-                m, _, _ = rgd_unlearned(st, "rgd", base, *st.splits[seed], cfg, rgd_class_key(st, seed), seed)
+                m, _, _ = rgd_unlearned(st, "rgd", base, st.splits[seed], cfg, rgd_class_key(st, seed), seed)
                 ev = rgd_eval_class(st, m, seed)
             rows.append({"lam": lam, "alpha": alpha, "UA": ev["UA"], "RA": ev["RA"]})
     sweep = pd.DataFrame(rows)
@@ -1711,8 +1892,9 @@ def rgd_prompt_split(name) -> tuple[pd.DataFrame, pd.DataFrame]:
     return df.iloc[:-k].reset_index(drop=True), df.iloc[-k:].reset_index(drop=True)
 
 
-def rgd_concept_data(st: Study, seed: int) -> tuple:
-    "(forget set, retain set, train retain prompts, held-out retain prompts, held-out forget prompts) of one seed."
+def rgd_concept_data(st: Study, seed: int, sets: bool = True) -> tuple:
+    """(forget set, retain set, train retain prompts, held-out retain prompts, held-out forget prompts) of one seed;
+    sd14 with `sets=False`: the prompts only (the sets are the base's generations, made only for a model to train)."""
     from unlearn_study.train import ImageData, generated_data
 
     P, base = st.P, st.base_text
@@ -1730,10 +1912,13 @@ def rgd_concept_data(st: Study, seed: int) -> tuple:
         return ImageData.from_dataset(split["forget"]), ImageData.from_dataset(split["retain"]), train_p, held, forget_p
     forget_train, forget_test = rgd_prompt_split(st.concept_row["forget_prompts"])
     retain_train, retain_test = rgd_prompt_split(st.concept_row["retain_prompts"])
+    prompts = (retain_train.head(n), retain_test.head(n), forget_test.head(n))
+    if not sets:
+        return None, None, *prompts
     ft, rt = forget_train.head(P.c_forget), retain_train.head(P.c_retain)
     forget_set = generated_data(base, ft.prompt, seeds=(ft.evaluation_seed + seed).tolist())
     retain_set = generated_data(base, rt.prompt, seeds=(rt.evaluation_seed + seed).tolist())
-    return forget_set, retain_set, retain_train.head(n), retain_test.head(n), forget_test.head(n)
+    return forget_set, retain_set, *prompts
 
 
 def rgd_metric_names(st: Study) -> dict:
@@ -1750,6 +1935,14 @@ def rgd_metric_names(st: Study) -> dict:
         "align_train": "CLIP alignment, train retain prompts",
         "align_heldout": "CLIP alignment, test retain prompts",
     }
+
+
+def rgd_clip() -> str:
+    "RGD's alignment model (open_clip ViT-B-32, LAION-2B: `evaluators.RGD_CLIP`; env UNLEARN_RGD_CLIP overrides it)."
+    import os
+    from unlearn_study import evaluators
+
+    return evaluators.resolve_clip(os.environ.get("UNLEARN_RGD_CLIP") or evaluators.RGD_CLIP)
 
 
 def rgd_eval_text(st: Study, m, seed: int, data: tuple) -> dict:
@@ -1779,14 +1972,12 @@ def rgd_eval_text(st: Study, m, seed: int, data: tuple) -> dict:
     fi, ri_t, ri_h = (
         sample(m, df.prompt.tolist(), seeds=(df.evaluation_seed + seed).tolist()) for df in (forget_p, train_p, held)
     )
-    if st.concept_row["kind"] == "nudity":
-        forget = evaluators.nudity_rate(fi)["rate"]
-    else:
-        forget = evaluators.clip_score(fi, forget_p.prompt.tolist(), device=dev)["alignment"]
+    align = lambda images, df: evaluators.clip_score(images, df.prompt.tolist(), rgd_clip(), device=dev)["alignment"]
+    forget = evaluators.nudity_rate(fi)["rate"] if st.concept_row["kind"] == "nudity" else align(fi, forget_p)
     return {
         "forget_rate": forget,
-        "align_train": evaluators.clip_score(ri_t, train_p.prompt.tolist(), device=dev)["alignment"],
-        "align_heldout": evaluators.clip_score(ri_h, held.prompt.tolist(), device=dev)["alignment"],
+        "align_train": align(ri_t, train_p),
+        "align_heldout": align(ri_h, held),
         "images_forget": fi,
         "images_heldout": ri_h,
     }
@@ -1795,20 +1986,23 @@ def rgd_eval_text(st: Study, m, seed: int, data: tuple) -> dict:
 def rgd_concept_table(st: Study):
     "Every concept method for every seed (paper Table 2 / Fig. 1): forget rate, train and held-out retain alignment."
     t_sec, base = time.time(), st.base_text
-    rows, models, imgs, secs_of = [], {}, {}, {}
+    rows, imgs, secs_of = [], {}, {}
     for seed in st.seeds:
         set_seed(seed)
-        data = rgd_concept_data(st, seed)
+        data = rgd_concept_data(st, seed, sets=st.bb_text == "toy-t2i")
+        sets = data[:2] if st.bb_text == "toy-t2i" else functools.cache(lambda: rgd_concept_data(st, seed)[:2])
         data_key = toy_concept_key(st.concept, st.P.c_forget, st.P.c_retain, seed)
         for method in ["base"] + st.methods_concept:
             if method == "base":
                 m, secs, was_cached = base, 0.0, True
             else:
                 cfg = rgd_config(st, method, base, seed)
-                m, secs, was_cached = rgd_unlearned(st, method, base, data[0], data[1], cfg, data_key, seed)
-                models[(method, seed)] = m
+                m, secs, was_cached = rgd_unlearned(st, method, base, sets, cfg, data_key, seed)
                 secs_of[f"{method}/seed {seed}"] = secs
             ev = rgd_eval_text(st, m, seed, data)
+            if st.reference is not None:
+                ident = fingerprint(m) if method == "base" else config_hash(m.cache_key, 16)
+                ev.update(reference_scores(st, m, ident))
             imgs[(method, seed)] = (ev.pop("images_forget"), ev.pop("images_heldout"))
             rows.append({"method": method, "seed": seed, **ev})
             print(
@@ -1816,7 +2010,9 @@ def rgd_concept_table(st: Study):
                 f"held-out {ev['align_heldout']:.3f} ({secs:.0f} s{', cached' if was_cached else ''})"
             )
     con = pd.DataFrame(rows)
-    con_sum = summarise(con, "method", ["forget_rate", "align_train", "align_heldout"])
+    con_sum = summarise(
+        con, "method", [c for c in ("forget_rate", "align_train", "align_heldout", "fid_ref", "clip_ref") if c in con]
+    )
     metric_names = rgd_metric_names(st)
     st.run.log_metrics(
         concept_setting=con.to_dict("records"),
@@ -1827,7 +2023,7 @@ def rgd_concept_table(st: Study):
         },
     )
     st.run.log_timings(concept_seconds=secs_of)
-    st.con_models, st.con_imgs = models, imgs
+    st.con_imgs = imgs
     rgd_timed(st, "concept setting", t_sec)
     return con, con_sum, metric_names
 
@@ -2050,5 +2246,5 @@ def rgd_finish(st: Study, fid_ran: bool) -> str:
         judge=judge,
         fid=evaluators.fid_info() if fid_ran else None,
         nudenet=evaluators.nudenet_info() if sd14 and nudity else None,
-        clip=evaluators.resolve_clip() if sd14 else None,
+        clip=rgd_clip() if sd14 else None,
     )

@@ -103,7 +103,7 @@ def train_judge(
     opt = torch.optim.AdamW(judge.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     g = torch.Generator().manual_seed(seed)
-    from tqdm.auto import tqdm
+    from unlearn_study.core import progress_bar as tqdm
 
     judge.train()
     for step in tqdm(range(steps), disable=not progress, desc="judge"):
@@ -245,7 +245,7 @@ def train_class_judge(
 ) -> tuple[Judge, dict]:
     "Train a one-head (`object`) judge on labelled images; return it (eval mode, on `device`) and its held-out accuracy."
     from unlearn_study.core import get_device
-    from tqdm.auto import tqdm
+    from unlearn_study.core import progress_bar as tqdm
 
     for k, v, lo in (
         ("steps", steps, 1),

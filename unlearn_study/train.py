@@ -48,7 +48,8 @@ def diffusion_loss(
     return per.mean() if reduction == "mean" else per
 
 # %% auto #0
-__all__ = ['diffusion_loss', 'ImageData', 'FitConfig', 'step_generator', 'fit', 'loss_step', 'train_diffusion', 'generated_data']
+__all__ = ['LISTINGS', 'diffusion_loss', 'ImageData', 'FitConfig', 'step_generator', 'fit', 'loss_step', 'train_diffusion',
+           'generated_data', 'caption_folder', 'load_caption_folder']
 
 # %% ../nbs/01d_train.ipynb #4f44b530
 class ImageData:
@@ -193,7 +194,7 @@ def fit(
         start = read_json(ckpt_dir / "last" / "step.json")["step"]
         if (ckpt_dir / "history.csv").exists():
             hist_rows = pd.read_csv(ckpt_dir / "history.csv").to_dict("records")
-    from tqdm.auto import tqdm
+    from unlearn_study.core import progress_bar as tqdm
 
     bar = tqdm(range(start, cfg.steps), desc=desc, disable=not progress, initial=start, total=cfg.steps, mininterval=2)
     unet.train()
@@ -331,3 +332,52 @@ def generated_data(bb: Backbone, prompts, seeds=None, **sample_kw) -> ImageData:
     if bb.kind == "class":
         return ImageData(imgs, labels=[bb.class_names.index(p) if isinstance(p, str) else int(p) for p in prompts])
     return ImageData(imgs, captions=prompts)
+
+# %% ../nbs/01d_train.ipynb #c29e494a
+LISTINGS = ("metadata.jsonl", "metadata.csv", "captions.csv")  # an image-caption folder's listing, first found wins
+
+
+def caption_folder(path) -> pd.DataFrame:
+    "The (file_name, caption) listing of an image-caption folder, checked: listing present, files present, captions."
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise StudyError(f"image-caption folder {path} does not exist")
+    listing = next((path / n for n in LISTINGS if (path / n).is_file()), None)
+    if listing is None:
+        raise StudyError(f"{path} has no {' / '.join(LISTINGS)}: list each image with its caption (file_name, text)")
+    try:
+        df = pd.read_json(listing, lines=True) if listing.suffix == ".jsonl" else pd.read_csv(listing)
+    except ValueError as e:
+        raise StudyError(f"{listing} cannot be read: {e}") from None
+    df = df.rename(columns={"text": "caption"})
+    if not {"file_name", "caption"} <= set(df.columns):
+        raise StudyError(f"{listing} needs columns file_name and text (or caption); it has {list(df.columns)}")
+    if df.empty:
+        raise StudyError(f"{listing} lists no images")
+    missing = [f for f in df.file_name if not (path / str(f)).is_file()]
+    if missing:
+        raise StudyError(f"{listing} lists {len(missing)} missing image(s), e.g. {path / str(missing[0])}")
+    df["caption"] = df.caption.fillna("").astype(str)
+    return df.assign(path=[str(path / str(f)) for f in df.file_name])[["file_name", "caption", "path"]]
+
+
+def load_caption_folder(
+    path,  # an image-caption folder (see `caption_folder`)
+    n: int | None = None,  # the first n pairs (None: all)
+    res: int = 512,  # images are centre-cropped to a square and resized to res × res
+) -> ImageData:
+    "The first `n` image-caption pairs of a folder as an `ImageData`."
+    from PIL import Image, UnidentifiedImageError
+
+    df = caption_folder(path).head(n)
+    images = []
+    for p in df.path:
+        try:
+            im = Image.open(p).convert("RGB")
+        except (UnidentifiedImageError, OSError) as e:
+            raise StudyError(f"{p} is not a readable image ({e})") from None
+        side = min(im.size)
+        left, top = (im.width - side) // 2, (im.height - side) // 2
+        im = im.crop((left, top, left + side, top + side)).resize((res, res), Image.BICUBIC)
+        images.append(np.asarray(im))
+    return ImageData(np.stack(images), captions=df.caption.tolist())

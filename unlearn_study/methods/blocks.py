@@ -15,7 +15,7 @@ from ..train import ImageData, FitConfig, fit, diffusion_loss
 # %% auto #0
 __all__ = ['TRAIN_METHODS', 'PSEUDO', 'renamed', 'as_image_data', 'check_class_sets', 'infer_concept', 'train_params',
            'AscentGuard', 'fit_guarded', 'pseudo_conditions', 'random_label_loss', 'retain_loss', 'batch_gradient_sum',
-           'inner', 'restrict']
+           'inner', 'restrict', 'take_grads', 'set_restricted_grads']
 
 # %% ../../nbs/methods/blocks.ipynb #c228ffa5
 def renamed(**old_to_new: str):
@@ -279,10 +279,11 @@ def batch_gradient_sum(
             noise = torch.randn(z0.shape, generator=g).to(bb.device, z0.dtype)
             t = torch.randint(0, bb.scheduler.config.num_train_timesteps, (len(z0),), generator=g).to(bb.device)
             x_t = bb.scheduler.add_noise(z0, noise, t)
-            eps = predict_noise(bb, x_t, t, c).float()
-            if guidance != 1:
-                eps_u = predict_noise(bb, x_t, t, null_condition(bb, len(z0))).float()
-                eps = eps_u + guidance * (eps - eps_u)
+            with torch.autocast(bb.device.type, dtype=torch.bfloat16, enabled=bb.device.type == "cuda"):  # as training
+                eps = predict_noise(bb, x_t, t, c).float()
+                if guidance != 1:
+                    eps_u = predict_noise(bb, x_t, t, null_condition(bb, len(z0))).float()
+                    eps = eps_u + guidance * (eps - eps_u)
             err = (noise.float() - eps) ** 2
             loss = err.mean() if reduction == "mean" else err.sum(dim=tuple(range(1, eps.ndim))).mean()
             grads = torch.autograd.grad(loss, params, allow_unused=True)
@@ -318,3 +319,34 @@ def restrict(
     d_f = [a - cf * b for a, b in zip(g_f, g_r)]
     d_r = [b - cr * a for a, b in zip(g_f, g_r)]
     return d_f, d_r, float(d)
+
+
+def take_grads(params, sign: float = 1.0) -> list:
+    "Each parameter's gradient (zeros where none), taken off the parameter (no copy is kept there), times `sign`."
+    out = []
+    for p in params:
+        g = torch.zeros_like(p) if p.grad is None else p.grad.detach()
+        p.grad = None
+        out.append(-g if sign < 0 else g)
+    return out
+
+
+def set_restricted_grads(
+    params,
+    g_f: list,  # −∇L_f (emptied as it goes)
+    g_r: list,  # ∇L_r (emptied as it goes)
+    retain_weight: float,  # λ
+    eps: float = 1e-30,
+) -> tuple[float, float, float]:
+    """p.grad = δ_f + λ δ_r (`restrict`'s projection), one parameter at a time, freeing g_f and g_r on the way: two
+    gradient copies at the peak instead of `restrict`'s four plus the sum (the SD U-Net: 3.4 GB each). Returns
+    (⟨g_f, g_r⟩, ‖g_f‖, ‖g_r‖)."""
+    d = inner(g_f, g_r)
+    nf, nr = inner(g_f, g_f), inner(g_r, g_r)
+    cf = float(min(0.0, d / nr)) if nr > eps else 0.0
+    cr = float(min(0.0, d / nf)) if nf > eps else 0.0
+    for i, p in enumerate(params):
+        a, b = g_f[i], g_r[i]
+        p.grad = (a - cf * b) + retain_weight * (b - cr * a)  # the same operations as `restrict`, then δ_f + λ δ_r
+        g_f[i] = g_r[i] = None
+    return float(d), float(nf) ** 0.5, float(nr) ** 0.5

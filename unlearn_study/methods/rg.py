@@ -11,7 +11,7 @@ from ..core import check_choice, check_number
 from ..backbones import Backbone
 from ..train import ImageData, FitConfig, fit, diffusion_loss
 from .blocks import TRAIN_METHODS, as_image_data, check_class_sets, inner, renamed, restrict
-from .blocks import train_params
+from .blocks import train_params, take_grads, set_restricted_grads
 
 TRUNCATIONS = ("elementwise", "rescale", "none")
 
@@ -81,9 +81,6 @@ def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: b
     out = bb.clone()
     params = train_params(out, cfg.train_method)
 
-    def grads():
-        return [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in params]
-
     def zero_grads():
         for p in params:
             p.grad = None
@@ -92,18 +89,12 @@ def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: b
         zero_grads()
         lf, lf_raw = forget_loss(out, forget, cfg, gen)
         backward(lf)
-        g_f = [-g for g in grads()]  # the ascent direction −∇L_f
-        zero_grads()
+        g_f = take_grads(params, -1)  # the ascent direction −∇L_f
         idx = torch.randint(0, len(retain), (cfg.batch_size,), generator=gen)  # one random retain batch
         x0, c = retain.batch(out, idx)
         lr = diffusion_loss(out, x0, c, gen)
         backward(lr)
-        g_r = grads()
-        zero_grads()
-        d_f, d_r, dot = restrict(g_f, g_r)
-        for p, a, b in zip(params, d_f, d_r):
-            p.grad = a + cfg.retain_weight * b
-        nf, nr = math.sqrt(float(inner(g_f, g_f))), math.sqrt(float(inner(g_r, g_r)))
+        dot, nf, nr = set_restricted_grads(params, g_f, take_grads(params), cfg.retain_weight)  # δ_f + λ δ_r
         return {
             "forget_loss": lf_raw,
             "retain_loss": lr.item(),

@@ -11,6 +11,7 @@ from ..core import StudyError, check_choice, check_number
 from ..backbones import Backbone
 from ..train import ImageData, FitConfig, fit, diffusion_loss
 from .blocks import TRAIN_METHODS, as_image_data, check_class_sets, inner, renamed, restrict
+from .blocks import take_grads, set_restricted_grads
 from .blocks import train_params
 
 RETAIN_PASSES = ("full", "batch")
@@ -54,14 +55,10 @@ class Config:
 SD14 = Config(steps=100, lr=1e-5, batch_size=8, retain_weight=1.6, retain_pass="batch", truncation="rescale", m=1.1)
 
 # %% auto #0
-__all__ = ['RETAIN_PASSES', 'TRUNCATIONS', 'SD14', 'TOY', 'TOY_T2I', 'Config', 'forget_loss', 'retain_batches',
+__all__ = ['RETAIN_PASSES', 'TRUNCATIONS', 'SD14', 'TOY', 'TOY_T2I', 'Config', 'forget_loss', 'retain_batches', 'gradients',
            'restricted_gradients', 'unlearn', 'default_config']
 
 # %% ../../nbs/methods/rgd.ipynb #ec3ecef1
-def _grads(params):
-    return [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in params]
-
-
 def _zero(params):
     for p in params:
         p.grad = None
@@ -84,7 +81,7 @@ def retain_batches(retain: ImageData, cfg: Config, gen: torch.Generator):
     return list(torch.arange(len(retain)).tensor_split(math.ceil(len(retain) / cfg.batch_size)))
 
 
-def restricted_gradients(
+def gradients(
     bb: Backbone,
     forget: ImageData,
     retain: ImageData,
@@ -93,12 +90,11 @@ def restricted_gradients(
     params: list,
     backward=lambda loss: loss.backward(),
 ) -> dict:
-    "g_f = −∇L_f and g_r = ∇L_r on `params`, and their restriction δ_f, δ_r."
+    "g_f = −∇L_f and g_r = ∇L_r on `params` (taken off the parameters: no copy stays in `.grad`)."
     _zero(params)
     lf, lf_raw = forget_loss(bb, forget, cfg, gen)
     backward(lf)
-    g_f = [-g for g in _grads(params)]
-    _zero(params)
+    g_f = take_grads(params, -1)
     batches, lr_sum = retain_batches(retain, cfg, gen), 0.0
     n = sum(len(b) for b in batches)
     for idx in batches:
@@ -106,10 +102,14 @@ def restricted_gradients(
         lr = diffusion_loss(bb, x0, c, gen)
         backward(lr * (len(idx) / n))
         lr_sum += lr.item() * len(idx) / n
-    g_r = _grads(params)
-    _zero(params)
-    d_f, d_r, dot = restrict(g_f, g_r)
-    return {"g_f": g_f, "g_r": g_r, "d_f": d_f, "d_r": d_r, "dot": dot, "forget_loss": lf_raw, "retain_loss": lr_sum}
+    return {"g_f": g_f, "g_r": take_grads(params), "forget_loss": lf_raw, "retain_loss": lr_sum}
+
+
+def restricted_gradients(bb, forget, retain, cfg, gen, params, backward=lambda loss: loss.backward()) -> dict:
+    "`gradients` and their restriction δ_f, δ_r (`restrict`), for inspection; `unlearn` applies it in place."
+    r = gradients(bb, forget, retain, cfg, gen, params, backward)
+    r["d_f"], r["d_r"], r["dot"] = restrict(r["g_f"], r["g_r"])
+    return r
 
 # %% ../../nbs/methods/rgd.ipynb #add91d1b
 def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: bool = False) -> Backbone:
@@ -122,15 +122,13 @@ def unlearn(bb: Backbone, forget, retain, cfg: Config | None = None, progress: b
     params = train_params(out, cfg.train_method)
 
     def step_fn(step, gen, backward):
-        r = restricted_gradients(out, forget, retain, cfg, gen, params, backward)
-        for p, a, b in zip(params, r["d_f"], r["d_r"]):
-            p.grad = a + cfg.retain_weight * b
-        nf, nr = math.sqrt(float(inner(r["g_f"], r["g_f"]))), math.sqrt(float(inner(r["g_r"], r["g_r"])))
+        r = gradients(out, forget, retain, cfg, gen, params, backward)
+        dot, nf, nr = set_restricted_grads(params, r["g_f"], r["g_r"], cfg.retain_weight)  # p.grad = δ_f + λ δ_r
         return {
             "forget_loss": r["forget_loss"],
             "retain_loss": r["retain_loss"],
-            "cos_fr": r["dot"] / (nf * nr) if nf * nr > 0 else 0.0,
-            "conflict": float(r["dot"] < 0),
+            "cos_fr": dot / (nf * nr) if nf * nr > 0 else 0.0,
+            "conflict": float(dot < 0),
         }
 
     fcfg = FitConfig(
