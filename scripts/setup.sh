@@ -45,7 +45,7 @@ else
   echo "$want" > "$STAMP"
   echo "== installed in $((SECONDS-start)) s"
 fi
-# tests/test_docs.py renders the docs in headless Chromium (Debian's package): install it when we can (root, apt-get).
+# tests/test_docs.py and tests/test_reports.py open pages in headless Chromium (Debian's package): install it when we can.
 # UNLEARN_NO_APT=1 skips this; without chromium the browser check fails in CI and is skipped elsewhere.
 if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -z "${UNLEARN_NO_APT:-}" ]; then

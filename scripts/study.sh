@@ -11,7 +11,7 @@
 # failed (its executed copy, with the traceback, is still written).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup.sh
+[ "${UNLEARN_SKIP_SETUP:-0}" = 1 ] || bash scripts/setup.sh   # UNLEARN_SKIP_SETUP=1: use UNLEARN_VENV as it is
 
 VENV=${UNLEARN_VENV:-.venv}
 export PATH="$(cd "$VENV/bin" && pwd):$PATH"
@@ -51,7 +51,9 @@ run_one() {
   else
     echo "== $name FAILED after $((SECONDS-t)) s (traceback in $out and $REPORTS/$name.log)" >&2; rc=1
   fi
-  [ -f "$out" ] && jupyter nbconvert --to html --log-level WARN "$out" --output-dir "$REPORTS"
+  # The HTML report: summary first, plumbing code folded, offline MathJax in $REPORTS/mathjax; the run folder's
+  # JSON and PNG files copied to $REPORTS/run-folders/<finding>/<id> (scripts/render_report.py).
+  [ -f "$out" ] && python scripts/render_report.py "$out" --output-dir "$REPORTS" --cwd nbs --copy-runs "$REPORTS/run-folders"
   return $rc
 }
 declare -A pids=()

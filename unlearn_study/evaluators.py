@@ -381,9 +381,12 @@ def resolve_clip(
 def _load_clip(spec: str, device: str):
     from transformers import CLIPModel, CLIPProcessor
 
+    from unlearn_study.backbones import quiet_loading
+
     try:
-        model = CLIPModel.from_pretrained(spec, local_files_only=True).to(device).eval()
-        proc = CLIPProcessor.from_pretrained(spec, local_files_only=True)
+        with quiet_loading():
+            model = CLIPModel.from_pretrained(spec, local_files_only=True).to(device).eval()
+            proc = CLIPProcessor.from_pretrained(spec, local_files_only=True)
     except OSError as e:
         raise _clip_missing(f"{spec!r} could not be loaded offline ({e})") from None
     return model, proc

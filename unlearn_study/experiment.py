@@ -71,7 +71,8 @@ def check_parameters(
 # %% auto #0
 __all__ = ['SCALES', 'TABLES', 'PAPER_BACKBONE', 'check_seeds', 'as_list', 'check_parameters', 'weights_hash', 'fingerprint',
            'cached_model', 'method_key', 'with_concepts', 'toy_concept_key', 'measured', 'ModelStore', 'Progress',
-           'run_config', 'class_split', 'summarise', 'fmt', 'se_rate', 'diff_se', 'save_figure', 'save_grid']
+           'run_config', 'class_split', 'summarise', 'fmt', 'se_rate', 'diff_se', 'show_png', 'save_figure',
+           'label_grid', 'save_grid']
 
 # %% ../nbs/01g_experiment.ipynb #e028ba06
 def weights_hash(module: torch.nn.Module, salt: str = "") -> str:
@@ -388,25 +389,98 @@ def diff_se(
     return math.sqrt(sum(ses))
 
 # %% ../nbs/01g_experiment.ipynb #3bada7b7
-def save_figure(run, fig, name: str) -> Path:
-    "Save a matplotlib figure as PNG inside the run (written to a temp file, then renamed)."
+def show_png(path) -> bool:
+    "Show a PNG file inline, byte for byte, when running in a Jupyter kernel (papermill's too, whatever the backend)."
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    if ip is None or not hasattr(ip, "kernel"):
+        return False  # a plain script or terminal: the file is the figure
+    from IPython.display import Image, display
+
+    display(Image(data=Path(path).read_bytes(), format="png"))
+    return True
+
+
+def save_figure(
+    run,
+    fig,  # a matplotlib figure; closed once saved and shown
+    name: str,  # file name in the run's figures/ folder, without .png
+    show: bool = True,  # show the saved PNG inline (in a kernel)
+) -> Path:
+    """Save a figure as PNG inside the run (a temp file, then renamed) and show that very file inline: under
+    papermill with `MPLBACKEND=Agg`, `plt.show()` displays nothing, so the report would lack its figures."""
     import os
+    import matplotlib.pyplot as plt
 
     p = run.file(f"figures/{name}.png")
     tmp = p.with_name(f".{p.name}.tmp.png")
     fig.savefig(tmp, dpi=110, bbox_inches="tight")
     os.replace(tmp, p)
+    if show:
+        show_png(p)
+    plt.close(fig)  # else the inline backend would show it a second time
     return p
 
 
-def save_grid(run, images, name: str, ncol: int = 8, scale: int = 4):
-    "Save an image grid as PNG inside the run and return the PIL image (for display)."
+def label_grid(
+    grid,  # PIL image from `world.image_grid`
+    tile: int,  # tile size in pixels (after upscaling)
+    rows=None,  # one label per grid row (e.g. method and stage)
+    cols=None,  # one label per grid column (e.g. seed, prompt or class)
+    pad: int = 1,  # pixels between tiles, as in `image_grid`
+    max_chars: int = 38,  # longer column labels are shortened with "…"
+):
+    "The grid with its row labels on the left and its column labels on top (tiles kept pixel for pixel)."
+    import io
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    W, H = grid.size
+    dpi = 100
+    fig = Figure(figsize=(W / dpi, H / dpi), dpi=dpi)
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.imshow(np.asarray(grid), interpolation="nearest")
+    centres = lambda n: [pad + i * (tile + pad) + (tile - 1) / 2 for i in range(n)]
+    nrow, ncol = (H - pad) // (tile + pad), (W - pad) // (tile + pad)
+    for labels, n, what in ((rows, nrow, "rows"), (cols, ncol, "cols")):
+        if labels is not None and len(labels) != n:
+            raise StudyError(f"{len(labels)} {what} labels for a grid of {n} {what}")
+    ax.set_yticks(centres(len(rows or [])), list(rows or []), fontsize=11)
+    short = [c if len(c) <= max_chars else c[: max_chars - 1] + "…" for c in map(str, cols or [])]
+    ax.xaxis.tick_top()
+    ax.set_xticks(centres(len(short)), short, fontsize=10, rotation=40 if len(short) > 1 else 0, ha="left")
+    ax.tick_params(length=0)
+    for s in ax.spines.values():
+        s.set_visible(False)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.05, facecolor="white")
+    return Image.open(buf)
+
+
+def save_grid(
+    run,
+    images,  # uint8 N×H×W×3, row after row
+    name: str,  # file name in the run's grids/ folder, without .png
+    ncol: int = 8,  # images per row
+    scale: int = 4,  # nearest-neighbour upscaling of each tile (a 16-pixel toy image becomes 64 pixels)
+    rows=None,  # row labels (method / stage), drawn on the left
+    cols=None,  # column labels (seed / prompt / class), drawn on top
+    show: bool = True,  # show the saved PNG inline (in a kernel)
+):
+    "Save a labelled image grid as PNG inside the run, show that file inline, and return it as a PIL image."
     import os
+    from PIL import Image
     from unlearn_study.world import image_grid
 
+    images = np.asarray(images)
     g = image_grid(images, ncol=ncol, scale=scale)
+    if rows is not None or cols is not None:
+        g = label_grid(g, images.shape[1] * scale, rows, cols)
     p = run.file(f"grids/{name}.png")
     tmp = p.with_name(f".{p.name}.tmp.png")
     g.save(tmp, format="PNG")
     os.replace(tmp, p)
-    return g
+    if show:
+        show_png(p)
+    return Image.open(p)

@@ -63,18 +63,18 @@ def finish(st: Study, **meta) -> str:
 
 # %% auto #0
 __all__ = ['DIMRA', 'FINE_TUNING_BASED', 'RETAIN_FLOOR', 'TEXT_METHODS', 'RESURGENCE', 'RGD', 'CIFAR_RELATED', 'UA_MIN',
-           'RATE_MAX', 'CLIP_DROP', 'Study', 'preset_for', 'check_inputs', 'finish', 'DimraPreset', 'dimra_setup',
-           'dimra_config', 'dimra_split', 'dimra_split_key', 'dimra_evaluate', 'dimra_unlearn',
-           'dimra_unlearning_curves', 'dimra_attack', 'dimra_grid', 'collapsed', 'dimra_verdict', 'dimra_report',
-           'ResurgencePreset', 'resurgence_setup', 'ft_points', 'resurgence_plan', 'scope_runs', 'heldout_prompts',
-           'resurgence_config', 'resurgence_measure', 'reference_scores', 'resurgence_erase', 'resurgence_ft_data',
-           'resurgence_ft_config', 'resurgence_erase_all', 'not_erased', 'resurgence_finetune', 'resurgence_tune',
-           'resurgence_show_prompts', 'resurgence_grid', 'kv_shift', 'weight_shift', 'resurgence_where', 'scope_jobs',
-           'resurgence_scope', 'resurgence_verdict', 'resurgence_report', 'RgdPreset', 'split_methods', 'rgd_setup',
-           'rgd_config', 'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key', 'rgd_eval_class',
-           'rgd_class_table', 'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation', 'rgd_sweep',
-           'rgd_prompt_split', 'rgd_concept_data', 'rgd_metric_names', 'rgd_clip', 'rgd_eval_text', 'rgd_concept_table',
-           'rgd_concept_grid', 'rgd_compare', 'rgd_report', 'rgd_finish']
+           'RATE_MAX', 'CLIP_DROP', 'PAPER_RGD_FIG1', 'PAPER_RGD_LAMBDA_ALPHA', 'Study', 'preset_for', 'check_inputs',
+           'finish', 'DimraPreset', 'dimra_setup', 'dimra_config', 'dimra_split', 'dimra_split_key', 'dimra_evaluate',
+           'dimra_unlearn', 'dimra_unlearning_curves', 'dimra_attack', 'dimra_grid', 'collapsed', 'dimra_verdict',
+           'dimra_report', 'ResurgencePreset', 'resurgence_setup', 'ft_points', 'resurgence_plan', 'scope_runs',
+           'heldout_prompts', 'resurgence_config', 'resurgence_measure', 'reference_scores', 'resurgence_erase',
+           'resurgence_ft_data', 'resurgence_ft_config', 'resurgence_erase_all', 'not_erased', 'resurgence_finetune',
+           'resurgence_tune', 'resurgence_show_prompts', 'resurgence_grid', 'kv_shift', 'weight_shift',
+           'resurgence_where', 'scope_jobs', 'resurgence_scope', 'resurgence_verdict', 'resurgence_report', 'RgdPreset',
+           'split_methods', 'rgd_setup', 'rgd_config', 'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key',
+           'rgd_eval_class', 'rgd_class_table', 'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation',
+           'rgd_sweep', 'rgd_prompt_split', 'rgd_concept_data', 'rgd_metric_names', 'rgd_clip', 'rgd_eval_text',
+           'rgd_concept_table', 'rgd_concept_grid', 'rgd_compare', 'rgd_report', 'rgd_finish']
 
 # %% ../nbs/01h_findings.ipynb #5357fbef
 @dataclass(frozen=True)
@@ -418,8 +418,10 @@ def dimra_grid(st: Study, n_show: int = 10):
         ):
             rows.append(sample(m, cond, seeds=range(n_show), steps=steps))
             labels.append(f"{method} ({stage})")
-    print("rows: " + " | ".join(labels))
-    return save_grid(st.run, np.concatenate(rows), "forget_class_unlearned_vs_attacked", ncol=n_show, scale=4)
+    cols = [f"noise seed {i}" for i in range(n_show)]
+    return save_grid(
+        st.run, np.concatenate(rows), "forget_class_unlearned_vs_attacked", ncol=n_show, scale=4, rows=labels, cols=cols
+    )
 
 # %% ../nbs/01h_findings.ipynb #37e88e4d
 FINE_TUNING_BASED = ("salun", "sfron", "graddiff", "rgd", "rl", "ga")  # methods DiMRA's paper says it reverses
@@ -1081,8 +1083,9 @@ def resurgence_grid(st: Study, n_show: int = 10):
         labels += [f"{method} (erased)", f"{method} (fine-tuned)"]
     imgs = [sample(m, prompts, seeds=range(n_show), steps=st.P.grid_steps) for m in rows]
     scale = 4 if st.base.resolution <= 32 else 1
-    print("prompts:", prompts[:3], "...\nrows: " + " | ".join(labels))
-    return save_grid(st.run, np.concatenate(imgs), "erased_vs_finetuned", ncol=n_show, scale=scale)
+    return save_grid(
+        st.run, np.concatenate(imgs), "erased_vs_finetuned", ncol=n_show, scale=scale, rows=labels, cols=prompts
+    )
 
 
 def kv_shift(m, base, prompts) -> float:
@@ -1754,13 +1757,9 @@ def rgd_class_grid(st: Study, n_show: int = 8):
     for method in ["base"] + st.methods_class:
         m = st.base_class if method == "base" else st.class_models[(method, st.seeds[0])]
         rows.append(sample(m, cond, seeds=range(len(cond))))
-    print(
-        "rows: "
-        + " | ".join(["base"] + st.methods_class)
-        + f"; columns: {n_show} × {st.forget_class}, then "
-        + ", ".join(st.others)
-    )
-    return save_grid(st.run, np.concatenate(rows), "class_samples", ncol=len(cond), scale=4)
+    cols = [f"{st.forget_class} (seed {i})" for i in range(n_show)] + list(st.others)
+    rows_ = ["base"] + st.methods_class
+    return save_grid(st.run, np.concatenate(rows), "class_samples", ncol=len(cond), scale=4, rows=rows_, cols=cols)
 
 
 def related_classes(st: Study) -> tuple[list, str, pd.Series | None]:
@@ -2035,12 +2034,24 @@ def rgd_concept_grid(st: Study, k: int = 8):
 
     ms = ["base"] + st.methods_concept
     rows = [np.concatenate([st.con_imgs[(m, st.seeds[0])][0][:k], st.con_imgs[(m, st.seeds[0])][1][:k]]) for m in ms]
-    print("rows: " + " | ".join(ms) + f"; columns: {k} prompts with '{st.concept}', then {k} without")
+    n_with, n_without = (len(st.con_imgs[(ms[0], st.seeds[0])][j][:k]) for j in (0, 1))
+    cols = [f"with '{st.concept}' {i + 1}" for i in range(n_with)] + [f"without {i + 1}" for i in range(n_without)]
     scale = 4 if st.bb_text == "toy-t2i" else 1
-    return save_grid(st.run, np.concatenate(rows), "concept_samples", ncol=len(rows[0]), scale=scale)
+    return save_grid(
+        st.run, np.concatenate(rows), "concept_samples", ncol=len(rows[0]), scale=scale, rows=ms, cols=cols
+    )
 
 # %% ../nbs/01h_findings.ipynb #16606a72
 UA_MIN, RATE_MAX, CLIP_DROP = 0.8, 0.2, 0.02
+# The papers' own numbers that the project's notes hold (drawn beside ours in the reports where the setting matches):
+# RGD's paper (Ko et al. 2024), Fig. 1 caption: CLIP alignment on 100 retain prompts, SD v1.4 (notes/papers.md §3.4);
+# its CIFAR-10 setting λ = 5, α = 0.1 (seed 002, notes/papers.md §3). Tables 1-3 of that paper and every number of
+# the resurgence and DiMRA papers are not in the notes (they are UNKNOWN there), so nothing is drawn for those.
+PAPER_RGD_FIG1 = {
+    "nudity": {"base": 0.352, "rgd": 0.350, "esd": 0.329, "salun": 0.305},
+    "van gogh": {"base": 0.348, "rgd": 0.352, "esd": 0.330, "salun": 0.280},
+}
+PAPER_RGD_LAMBDA_ALPHA = (5.0, 0.1)
 
 
 def rgd_compare(
