@@ -5,7 +5,12 @@
 # %% ../nbs/00_core.ipynb #5793691e
 from __future__ import annotations
 import contextlib, datetime, hashlib, importlib.metadata, json, os, platform, random, shutil, subprocess, tempfile, time
+import warnings
 from pathlib import Path
+
+# tqdm.auto, imported by diffusers / datasets, warns "IProgress not found" (with a local path) in a kernel without
+# ipywidgets, although its text bar works there: the package's own bars are chosen by `progress_bar` below
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 # %% auto #0
 __all__ = ['TRACKED_PACKAGES', 'OWNER_FILE', 'StudyError', 'MissingResourceError', 'DivergenceError', 'check_finite_loss',
