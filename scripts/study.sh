@@ -16,6 +16,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV=${UNLEARN_VENV:-.venv}
 export PATH="$(cd "$VENV/bin" && pwd):$PATH"
 export JUPYTER_PREFER_ENV_PATH=1 MPLBACKEND=Agg TOKENIZERS_PARALLELISM=false
+export UNLEARN_PROGRESS=${UNLEARN_PROGRESS:-lines}  # the reports get a progress line with the ETA every minute, not a bar
 REPORTS=${REPORTS:-reports}
 SCALE=${SCALE:-default}
 

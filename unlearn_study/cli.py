@@ -137,6 +137,7 @@ def main(argv=None) -> int:
             out = Path(a.output or f"{a.finding}.ipynb")
             params = {k: parse_value(v) for k, v in a.parameter}
             try:
+                os.environ.setdefault("UNLEARN_PROGRESS", "lines")  # the report gets a line with the ETA, not a bar
                 papermill.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3", cwd=os.getcwd())
             except papermill.PapermillExecutionError as e:
                 print(
