@@ -13,7 +13,12 @@ os.environ["MKL_NUM_THREADS"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["MPLBACKEND"] = "Agg"
 # A cache nobody else writes to: pretrained toy models, unlearned weights ... are rebuilt once per session.
-_CACHE = tempfile.mkdtemp(prefix="unlearn_cache_")
+# pytest-xdist workers inherit the controller's (this module runs there first) and share it: a model one worker built
+# is not rebuilt by the other (entries are written atomically under a lock, `core.cached`). Tests that need an empty
+# cache make their own.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+_INHERITED = os.environ.get("UNLEARN_CACHE") if _WORKER else None
+_CACHE = _INHERITED if _INHERITED and os.path.basename(_INHERITED).startswith("unlearn_cache_") else tempfile.mkdtemp(prefix="unlearn_cache_")
 os.environ["UNLEARN_CACHE"] = _CACHE
 
 try:
@@ -29,4 +34,5 @@ def pytest_report_header(config):
 
 
 def pytest_unconfigure(config):
-    shutil.rmtree(_CACHE, ignore_errors=True)
+    if not _WORKER:  # the controller (or a run without xdist) owns the cache; workers leave it to it
+        shutil.rmtree(_CACHE, ignore_errors=True)
