@@ -5,7 +5,8 @@
     python benchmarks/paper_cost.py --tflops 400 --md benchmarks/results/paper_cost.md
 
 Every stage is counted in units the benchmark measured (`bench_sd14_twin.py`): a CFG sampling step of one image, a VAE
-decode, a training step of one image through the whole U-Net or its cross-attention. GPU time = FLOPs / an ASSUMED
+decode, a VAE encode of a training image (once per distinct image: `to_latents` caches posteriors), a training step of
+one image through the whole U-Net or its cross-attention. GPU time = FLOPs / an ASSUMED
 sustained throughput (default 400 TFLOP/s: ~40 % of an H100's dense bf16 peak), unless the units file was measured on a
 GPU, in which case its seconds are used. Method step counts are each method's SD v1.4 configuration in the package;
 the evaluation sizes are `findings.RESURGENCE["paper"]`. Sample counts per stage are written out, so the formula can be
@@ -43,14 +44,14 @@ def method_units(method: str, P, steps: int, n_forget: int | None = None) -> dic
         prompts = " ".join(load_prompts("nudity_forget_train").prompt.str.lower())
         words = [w for w in concept_words("nudity") if f" {w} " in f" {prompts} "]
         return {"xattn": len(words) * c.steps * c.batch_size, "cfg": len(words) * c.n_images * steps,
-                "dec": len(words) * c.n_images}
+                "dec": len(words) * c.n_images, "enc": len(words) * c.n_images}
     if method == "esd":  # x_t by DDIM with the model to a random one of ddim_steps (half on average), + the teacher
         return {"full": c.steps * c.batch_size, "cfg": c.steps * (c.ddim_steps // 2 + 1)}
     if method in ("salun", "ga", "rl"):  # epochs over the forget set (+ a retain batch), + SalUn's saliency pass
         per_epoch = -(-n_forget // c.batch_size) * c.batch_size * 2
         return {"full": c.epochs * per_epoch + (n_forget if method == "salun" else 0)}
     if method == "dimum":  # memorise n_alt generated alternatives for the forget prompts
-        return {"full": c.steps * c.batch_size * 2, "cfg": c.n_alt * steps, "dec": c.n_alt}
+        return {"full": c.steps * c.batch_size * 2, "cfg": c.n_alt * steps, "dec": c.n_alt, "enc": c.n_alt}
     return {"full": c.steps * c.batch_size * 2}  # graddiff(d), rg, rgd: forget + retain batch per step
 
 
@@ -60,7 +61,8 @@ def stages_rgd(P, steps: int, methods: list, n_ref: int = 0):
     n_eval_prompts held-out forget prompts, train retain prompts and held-out retain prompts (+ n_ref reference captions)."""
     img = {"cfg": steps, "dec": 1}
     point = {k: (3 * P.n_eval_prompts + n_ref) * v for k, v in img.items()}
-    rows = [("generate the forget + retain sets (once per seed)", {k: (P.c_forget + P.c_retain) * v for k, v in img.items()}),
+    made = {k: (P.c_forget + P.c_retain) * v for k, v in img.items()} | {"enc": P.c_forget + P.c_retain}
+    rows = [("generate (and encode) the forget + retain sets (once per seed)", made),
             ("measure the base", point)]
     for m in methods:
         rows += [(f"erase: {m}", method_units(m, P, steps, n_forget=P.c_forget)), (f"measure {m}", point)]
@@ -69,14 +71,15 @@ def stages_rgd(P, steps: int, methods: list, n_ref: int = 0):
 
 def stages(P, steps: int, methods: list, n_ref: int = 0):
     """(stage, unit counts) for one seed of 02 at paper scale. Units: cfg = a CFG sampling step of one image,
-    dec = a VAE decode, full / xattn = one image's training step (whole U-Net / cross-attention)."""
+    dec = a VAE decode, enc = a VAE encode, full / xattn = one image's training step (whole U-Net / cross-attention)."""
     img = {"cfg": steps, "dec": 1}  # one generated image
     point = {k: 2 * P.n_eval * v for k, v in img.items()}  # a measurement: n_eval prompts with and without the concept
     ref = {k: n_ref * v for k, v in img.items()}  # FID / CLIP score on a reference folder (erasure table only)
-    gen = {k: (P.n_forget + P.n_retain) * v for k, v in img.items()}
+    gen = {k: (P.n_forget + P.n_retain) * v for k, v in img.items()} | {"enc": P.n_forget + P.n_retain}
     ft = {"full": P.ft_steps * 8}  # benign fine-tuning: attacks.finetune.Config's batch 8
     n_points = P.ft_steps // P.ft_eval_every  # measurements along fine-tuning (step 0 is the erasure's)
-    rows = [("generate the forget + retain sets (once per seed)", gen), ("measure the base", point)]
+    rows = [("generate (and encode) the forget + retain sets (once per seed)", gen), ("measure the base", point),
+            (f"encode the {P.n_ft} fine-tuning images (once: every model shares the VAE)", {"enc": P.n_ft})]
     for m in methods:
         rows += [(f"erase: {m}", method_units(m, P, steps)), (f"measure {m} after erasure", point)]
     if n_ref:
@@ -95,7 +98,8 @@ def main():
     units = json.loads(Path(a.units).read_text())
     by = {u["unit"]: u for u in units["units"]}
     gpu = units["device"].startswith("cuda")
-    name = {"cfg": "unet_cfg_sampling_step", "dec": "vae_decode", "full": "train_step_full", "xattn": "train_step_xattn"}
+    name = {"cfg": "unet_cfg_sampling_step", "dec": "vae_decode", "enc": "vae_encode", "full": "train_step_full",
+            "xattn": "train_step_xattn"}
     if "train_step_full" not in by and "train_step_full_ckpt" in by:
         name["full"] = "train_step_full_ckpt"
     cost = {k: (by[v]["seconds"] if gpu else by[v]["flops"] / (a.tflops * 1e12)) for k, v in name.items()}

@@ -48,3 +48,26 @@ def test_killed_run_resumes_from_its_measurements(tmp_path):
     assert _done(cache) == after, "a rerun of a finished run measured something again"
     again = json.loads(next((tmp_path / "runs" / "resurgence").glob("[!.]*/metrics.json")).read_text())
     assert again["finetuning"] == metrics["finetuning"] and again["erasure"] == metrics["erasure"]
+
+
+def test_rgd_concept_rerun_measures_nothing(tmp_path):
+    "04's concept setting stores each model's measurement (numbers and the grid's images): a rerun reads them back."
+    cache = tmp_path / "cache"
+    env = {**os.environ, "UNLEARN_CACHE": str(cache), "UNLEARN_PROGRESS": "lines"}
+
+    def run(name, *extra):
+        cmd = [PAPERMILL, str(ROOT / "nbs" / "04_rgd.ipynb"), str(tmp_path / f"{name}.ipynb"), "--cwd", str(ROOT / "nbs"),
+               "-k", "python3", "-p", "scale", "smoke", "-p", "methods", "class: ; concept: esd", "-p", "out_dir",
+               str(tmp_path / "runs"), *extra]
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+        assert p.returncode == 0, p.stderr[-3000:]
+        return json.loads(next((tmp_path / "runs" / "rgd").glob("[!.]*/metrics.json")).read_text())
+
+    first = run("first")
+    grid = lambda: next((tmp_path / "runs" / "rgd").glob("[!.]*/**/concept_samples.png")).read_bytes()
+    first_grid, done = grid(), _done(cache)
+    assert len(done) == len(first["concept_setting"]) >= 2  # one per model (the base and ESD) and seed
+    again = run("again", "-p", "overwrite", "True")
+    assert _done(cache) == done, "a rerun measured something again"
+    assert again["concept_setting"] == first["concept_setting"]
+    assert grid() == first_grid  # the grid's images were read back too

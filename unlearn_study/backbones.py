@@ -4,7 +4,7 @@
 
 # %% ../nbs/01c_backbones.ipynb #4af71cc5
 from __future__ import annotations
-import contextlib, copy, json, os
+import contextlib, copy, hashlib, json, os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
@@ -68,13 +68,13 @@ class Backbone:
         return Backbone(**{**own, "unet": copy.deepcopy(self.unet), "history": None})
 
 # %% auto #0
-__all__ = ['BACKBONES', 'SAMPLERS', 'ASSETS', 'SD14_HUB_ID', 'VAE_CHUNK', 'CIFAR10_CLASSES', 'SD14_UNET', 'SD14_VAE', 'SD14_TEXT',
-           'SD14_SCHEDULER', 'TWIN_SIZES', 'Backbone', 'build_toy_class', 'quiet_loading', 'load_minilm',
-           'build_toy_t2i', 'encode_text', 'condition', 'null_condition', 'predict_noise', 'to_latents', 'from_latents',
-           'latent_shape', 'to_uint8', 'from_uint8', 'make_sampler', 'initial_noise', 'sample', 'save_backbone',
-           'load_checkpoint', 'sd14_status', 'sd14_missing_message', 'load_sd14', 'save_tiny_sd', 'build_cifar10',
-           'load_cifar10_data', 'resolve_backbone', 'load_backbone', 'clip_tokenizer', 'save_sd14_twin',
-           'ToyT2IPipeline', 'as_pipeline', 'from_pipeline']
+__all__ = ['BACKBONES', 'SAMPLERS', 'ASSETS', 'SD14_HUB_ID', 'VAE_CHUNK', 'LATENT_CACHE', 'CIFAR10_CLASSES', 'SD14_UNET',
+           'SD14_VAE', 'SD14_TEXT', 'SD14_SCHEDULER', 'TWIN_SIZES', 'Backbone', 'build_toy_class', 'quiet_loading',
+           'load_minilm', 'build_toy_t2i', 'encode_text', 'condition', 'null_condition', 'predict_noise',
+           'vae_posteriors', 'to_latents', 'from_latents', 'latent_shape', 'to_uint8', 'from_uint8', 'make_sampler',
+           'initial_noise', 'sample', 'save_backbone', 'load_checkpoint', 'sd14_status', 'sd14_missing_message',
+           'load_sd14', 'save_tiny_sd', 'build_cifar10', 'load_cifar10_data', 'resolve_backbone', 'load_backbone',
+           'clip_tokenizer', 'save_sd14_twin', 'ToyT2IPipeline', 'as_pipeline', 'from_pipeline']
 
 # %% ../nbs/01c_backbones.ipynb #2a2451f2
 def _ddpm_schedule():
@@ -239,18 +239,43 @@ def predict_noise(bb: Backbone, x_t, t, cond) -> torch.Tensor:
 VAE_CHUNK = 8  # images the VAE encodes or decodes at once (SD at 512 px: 256 at once needed tens of GB)
 
 
+LATENT_CACHE = 20_000  # encoded images kept per VAE (SD at 512 px: 64 kB each, on the CPU)
+
+
+def vae_posteriors(bb: Backbone, x: torch.Tensor) -> torch.Tensor:
+    "The frozen VAE's posterior parameters (mean, log-variance) of each image; each image is encoded once per run."
+    from collections import OrderedDict
+
+    cache = bb.vae.__dict__.setdefault("_posteriors", OrderedDict())  # lives with the (shared, frozen) VAE
+    x = x.to(bb.vae.dtype)
+    keys = [hashlib.sha1(xi.cpu().contiguous().view(torch.uint8).numpy().tobytes()).hexdigest() for xi in x]
+    todo = [keys.index(k) for k in dict.fromkeys(keys) if k not in cache]
+    with torch.no_grad():  # in chunks: the VAE's activations at 512 px are ~1 GB per image
+        for i in range(0, len(todo), VAE_CHUNK):
+            idx = todo[i : i + VAE_CHUNK]
+            for j, p in zip(idx, bb.vae.encode(x[idx]).latent_dist.parameters):
+                cache[keys[j]] = p.cpu()
+    for k in keys:
+        cache.move_to_end(k)
+    while len(cache) > LATENT_CACHE:
+        cache.popitem(last=False)
+    return torch.stack([cache[k] for k in keys])
+
+
 def to_latents(bb: Backbone, x: torch.Tensor, generator=None) -> torch.Tensor:
-    "Images in [-1, 1] (N×3×H×W) → what the U-Net denoises."
+    "Images in [-1, 1] (N×3×H×W) → what the U-Net denoises: a latent drawn from the VAE's posterior (encodings cached)."
     if bb.vae is None:
         return x
-    scale = bb.vae.config.scaling_factor
-    with torch.no_grad():  # in chunks: the VAE's activations at 512 px are ~1 GB per image
-        return torch.cat(
-            [
-                bb.vae.encode(x[i : i + VAE_CHUNK].to(bb.vae.dtype)).latent_dist.sample(generator).float() * scale
-                for i in range(0, len(x), VAE_CHUNK)
-            ]
-        )
+    from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
+    post = vae_posteriors(bb, x).to(bb.vae.device)
+    scale = bb.vae.config.scaling_factor  # drawn per chunk, as encode(chunk).latent_dist.sample(generator) draws
+    return torch.cat(
+        [
+            DiagonalGaussianDistribution(post[i : i + VAE_CHUNK]).sample(generator).float() * scale
+            for i in range(0, len(post), VAE_CHUNK)
+        ]
+    )
 
 
 def from_latents(bb: Backbone, z: torch.Tensor) -> torch.Tensor:

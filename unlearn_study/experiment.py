@@ -149,15 +149,24 @@ def toy_concept_key(concept: str, n_forget: int, n_retain: int, seed: int) -> di
 # %% ../nbs/01g_experiment.ipynb #a0c88eec
 def measured(
     key: dict,  # everything the numbers depend on: the model's identity and the evaluation's settings (JSON-able)
-    measure,  # measure() -> JSON-able numbers (a dict, or a list of records)
+    measure,  # measure() -> JSON-able numbers (a dict, or a list of records); a dict's numpy arrays are kept too
     root=None,  # cache root (default $UNLEARN_CACHE)
 ):
     "The numbers of a measurement, computed once and stored as soon as they exist; a rerun reads them back."
 
     def make(folder):
-        write_json(folder / "result.json", measure())
+        out = measure()
+        arrays = {k: out.pop(k) for k in list(out) if isinstance(out[k], np.ndarray)} if isinstance(out, dict) else {}
+        if arrays:  # e.g. the images a report shows: arrays.npz beside the numbers
+            np.savez(folder / "arrays.npz", **arrays)
+        write_json(folder / "result.json", out)
 
-    return read_json(cached("measurements", key, make, root) / "result.json")
+    folder = cached("measurements", key, make, root)
+    out = read_json(folder / "result.json")
+    if (folder / "arrays.npz").exists():
+        with np.load(folder / "arrays.npz") as z:
+            out.update({k: z[k] for k in z.files})
+    return out
 
 
 class ModelStore:

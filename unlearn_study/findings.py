@@ -1562,8 +1562,12 @@ def rgd_setup(
         timings={"setup": 0.0},
         reference=reference,
         reference_listing=reference_listing if reference is not None else None,
-        measure_key={"backbone": bb_text},
+        measure_key={"backbone": bb_text, "eval_steps": P.eval_steps},
     )
+    if methods_concept and bb_text == "toy-t2i":  # what every concept measurement depends on besides the model
+        st.measure_key["judge"] = weights_hash(judge)
+    elif methods_concept:
+        st.measure_key.update(rgd_clip=rgd_clip(), clip=evaluators.resolve_clip() if reference is not None else None)
     if methods_class and bb_class == "cifar10":
         check_choice("forget_class", forget_class, base_class.class_names)
         st.class_judge = load_cifar10_judge(judge_path, device=dev, class_names=base_class.class_names)
@@ -1945,8 +1949,8 @@ def rgd_clip() -> str:
     return evaluators.resolve_clip(os.environ.get("UNLEARN_RGD_CLIP") or evaluators.RGD_CLIP)
 
 
-def rgd_eval_text(st: Study, m, seed: int, data: tuple) -> dict:
-    "Forget rate and train / held-out retain alignment of a text model (and the images, for the grid)."
+def rgd_eval_text(st: Study, m, seed: int, data: tuple, keep: int = 8) -> dict:
+    "Forget rate and train / held-out retain alignment of a text model (and its first `keep` images, for the grid)."
     from unlearn_study.backbones import sample
 
     _, _, train_p, held, forget_p = data
@@ -1963,8 +1967,8 @@ def rgd_eval_text(st: Study, m, seed: int, data: tuple) -> dict:
             "align_train": rt["alignment"],
             "align_heldout": rh["alignment"],
             "object_heldout": rh.get("object", float("nan")),
-            "images_forget": f["images"],
-            "images_heldout": rh["images"],
+            "images_forget": np.asarray(f["images"][:keep]),
+            "images_heldout": np.asarray(rh["images"][:keep]),
         }
     from unlearn_study import evaluators
 
@@ -1978,8 +1982,8 @@ def rgd_eval_text(st: Study, m, seed: int, data: tuple) -> dict:
         "forget_rate": forget,
         "align_train": align(ri_t, train_p),
         "align_heldout": align(ri_h, held),
-        "images_forget": fi,
-        "images_heldout": ri_h,
+        "images_forget": np.asarray(fi[:keep]),
+        "images_heldout": np.asarray(ri_h[:keep]),
     }
 
 
@@ -1987,22 +1991,28 @@ def rgd_concept_table(st: Study):
     "Every concept method for every seed (paper Table 2 / Fig. 1): forget rate, train and held-out retain alignment."
     t_sec, base = time.time(), st.base_text
     rows, imgs, secs_of = [], {}, {}
+    methods = ["base"] + st.methods_concept
+    st.progress = Progress(len(st.seeds) * (2 * len(methods) - 1), "04_rgd concept setting: erasures and measurements")
     for seed in st.seeds:
         set_seed(seed)
         data = rgd_concept_data(st, seed, sets=st.bb_text == "toy-t2i")
         sets = data[:2] if st.bb_text == "toy-t2i" else functools.cache(lambda: rgd_concept_data(st, seed)[:2])
         data_key = toy_concept_key(st.concept, st.P.c_forget, st.P.c_retain, seed)
-        for method in ["base"] + st.methods_concept:
+        prompts = config_hash([df.astype(str).to_dict("list") for df in data[2:]], 16)  # the three prompt sets
+        for method in methods:
             if method == "base":
                 m, secs, was_cached = base, 0.0, True
             else:
                 cfg = rgd_config(st, method, base, seed)
                 m, secs, was_cached = rgd_unlearned(st, method, base, sets, cfg, data_key, seed)
                 secs_of[f"{method}/seed {seed}"] = secs
-            ev = rgd_eval_text(st, m, seed, data)
+                st.progress.update(f"{method} unlearned, seed {seed}")
+            ident = fingerprint(m) if method == "base" else config_hash(m.cache_key, 16)
+            key = {"finding": "rgd-concept", "model": ident, "seed": seed, "prompts": prompts, **st.measure_key}
+            ev = dict(measured(key, lambda: rgd_eval_text(st, m, seed, data)))  # stored at once; a rerun reads it
             if st.reference is not None:
-                ident = fingerprint(m) if method == "base" else config_hash(m.cache_key, 16)
                 ev.update(reference_scores(st, m, ident))
+            st.progress.update(f"{method} measured, seed {seed}")
             imgs[(method, seed)] = (ev.pop("images_forget"), ev.pop("images_heldout"))
             rows.append({"method": method, "seed": seed, **ev})
             print(
