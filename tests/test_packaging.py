@@ -103,14 +103,21 @@ def test_version_consistent():
     assert unlearn_study.__version__ == v
 
 
-def test_wheel_contains_modules_and_data(tmp_path):
-    # build from a copy, so that setuptools' build/ and egg-info do not land in the checkout
-    src = tmp_path/"src"
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    "The package's wheel, built from a copy (setuptools' build/ and egg-info must not land in the checkout)."
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = tmp/"src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
         ".git", ".venv", "_proc", "_site", "_docs", "runs", "reports", "build", "dist", "*.egg-info", "__pycache__"))
-    run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-c", str(ROOT/"constraints.txt"), "-w", str(tmp_path/"dist"), "-q"], cwd=src)
-    (whl,) = (tmp_path/"dist").glob("unlearn_study-*.whl")
-    names = set(zipfile.ZipFile(whl).namelist())
+    run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-c", str(ROOT/"constraints.txt"), "-w", str(tmp/"dist"), "-q"], cwd=src)
+    (whl,) = (tmp/"dist").glob("unlearn_study-*.whl")
+    return whl
+
+
+@pytest.mark.xdist_group("wheel")
+def test_wheel_contains_modules_and_data(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
     pkg = ROOT/"unlearn_study"
     modules = {f"unlearn_study/{p.relative_to(pkg).as_posix()}" for p in pkg.rglob("*.py") if "__pycache__" not in p.parts}
     assert modules - names == set(), "modules missing from the wheel (a subpackage without __init__.py?)"
@@ -122,6 +129,45 @@ def test_wheel_contains_modules_and_data(tmp_path):
     shipped = {f"unlearn_study/notebooks/{nb.name}" for nb in (ROOT/"nbs").glob("0[2-5]_*.ipynb")}
     assert len(shipped) == 4 and shipped <= names, "the experiment notebooks ship in the wheel (`unlearn-study run`)"
 
+
+
+@pytest.mark.xdist_group("wheel")
+def test_command_line_from_the_wheel_in_a_clean_venv(wheel, tmp_path):
+    """A pip user with no clone: the wheel installed into a new virtual environment (its dependencies visible from
+    this one's site-packages, the checkout nowhere on the path), run from an empty folder: `--help` of every
+    subcommand, `methods`, `concepts`, `unlearn` (a saved model folder that loads back), `run dimra` (a shipped notebook through
+    papermill: report and run folder), and a typo'd parameter (exit 1, named)."""
+    import sysconfig
+    venv = tmp_path/"venv"
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    py = venv/"bin"/"python"
+    site = Path(run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
+    (site/"deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # the dependencies; .pth files there are not run
+    run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index", "-q", str(wheel)])
+    work = tmp_path/"work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{venv/'bin'}:{env['PATH']}"
+    where = run([str(py), "-c", "import unlearn_study; print(unlearn_study.__file__)"], cwd=work, env=env).stdout
+    assert where.startswith(str(venv)), f"imported {where} instead of the installed wheel"
+    exe = str(venv/"bin"/"unlearn-study")
+    for sub in ([], ["run"], ["unlearn"], ["concepts"], ["methods"]):
+        h = run([exe, *sub, "--help"], cwd=work, env=env)
+        assert "usage: unlearn-study" in h.stdout
+    assert "rgd" in run([exe, "methods"], cwd=work, env=env).stdout
+    assert "nudity" in run([exe, "concepts"], cwd=work, env=env).stdout
+    run([exe, "unlearn", "--method", "ga", "--backbone", "toy-class", "--forget", "star", "--steps", "3",
+         "--out", str(work/"model")], cwd=work, env=env, timeout=600)
+    loaded = run([str(py), "-c", "from unlearn_study.backbones import load_checkpoint; print(load_checkpoint('model').kind)"],
+                 cwd=work, env=env).stdout  # the saved folder (diffusers components + backbone.json) loads back
+    assert loaded.strip() == "class" and (work/"model"/"unet"/"config.json").exists()
+    run([exe, "run", "dimra", "-p", "scale", "smoke", "-p", "methods", "graddiff", "-p", "forget_class", "heart",
+         "-p", "out_dir", str(work/"runs"), "-o", str(work/"dimra.ipynb")], cwd=work, env=env, timeout=1500)
+    runs = [p for p in (work/"runs"/"dimra").iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1 and json.loads((runs[0]/"metrics.json").read_text())["finding"]
+    bad = subprocess.run([exe, "run", "dimra", "-p", "forgt_class", "heart", "-o", str(work/"bad.ipynb")],
+                         capture_output=True, text=True, timeout=600, cwd=work, env=env)
+    assert bad.returncode == 1 and "has no parameter 'forgt_class'" in bad.stderr, bad.stderr[-2000:]
 
 # --- nbdev and papermill ---------------------------------------------------------------------------
 
