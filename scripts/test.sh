@@ -16,6 +16,7 @@ export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export UNLEARN_THREADS=${UNLEARN_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 export TOKENIZERS_PARALLELISM=false JUPYTER_PREFER_ENV_PATH=1 PYTHONDONTWRITEBYTECODE=1
 export MPLBACKEND=Agg
+export UNLEARN_EVAL_CACHE=${UNLEARN_EVAL_CACHE:-1}  # the method notebooks evaluate the same shipped base and oracle: once (metrics.cached_evaluation)
 NBDEV_WORKERS=${NBDEV_WORKERS:-2}
 # pytest-xdist workers: tests handed out one by one, except an xdist_group (tests sharing a module fixture) kept on one worker; 0 runs in-process
 PYTEST_WORKERS=${PYTEST_WORKERS:-2}

@@ -78,7 +78,8 @@ def world_heads(spec=None) -> dict:
 # %% auto #0
 __all__ = ['ASSETS', 'CIFAR10_JUDGE', 'Judge', 'world_heads', 'train_judge', 'save_judge', 'load_judge', 'class_judge_accuracy',
            'train_class_judge', 'load_cifar10_judge', 'UA', 'RA', 'concept_rate', 'AR_DiMRA', 'prompt_alignment',
-           'check_not_collapsed', 'eval_class_model', 'eval_prompts', 'concept_prompts', 'eval_concept']
+           'check_not_collapsed', 'eval_class_model', 'eval_prompts', 'cached_evaluation', 'concept_prompts',
+           'eval_concept']
 
 # %% ../nbs/01e_metrics.ipynb #8c89d8a8
 def train_judge(
@@ -391,12 +392,19 @@ def eval_class_model(
     classes=None,
     steps=None,
     guidance=None,
+    cache: bool | None = None,  # store the result by the model's and judge's weights (None: $UNLEARN_EVAL_CACHE is "1")
 ) -> dict:
     "Sample every class (or `classes`) and judge: accuracy per class, mean, worst, and UA/RA when `forget` is given."
+    import os
     from unlearn_study.backbones import sample
 
     check_number("n_per_class", n_per_class, lo=1, integer=True)
     classes = list(classes or bb.class_names)
+    if cache if cache is not None else os.environ.get("UNLEARN_EVAL_CACHE") == "1":
+        settings = dict(
+            forget=forget, n_per_class=n_per_class, seed=seed, classes=classes, steps=steps, guidance=guidance
+        )
+        return cached_evaluation(bb, judge, settings, lambda: eval_class_model(bb, judge, **settings, cache=False))
     cond = [c for c in classes for _ in range(n_per_class)]
     seeds = [seed * 1_000_003 + i for i in range(len(cond))]
     imgs = sample(bb, cond, seeds=seeds, steps=steps, guidance=guidance)
@@ -434,6 +442,28 @@ def eval_prompts(
     imgs = sample(bb, prompts["caption"].tolist(), seeds=seeds, steps=steps, guidance=guidance)
     pred = judge.predict(imgs)
     return {**prompt_alignment(pred, prompts.reset_index(drop=True), attrs), "images": imgs, "pred": pred}
+
+# %% ../nbs/01e_metrics.ipynb #a18b8b20
+def cached_evaluation(bb, judge, settings: dict, evaluate) -> dict:
+    """`evaluate()`, stored in the cache under the model's weights and sampling defaults, the judge's weights and
+    `settings`; a repeat (another notebook evaluating the same shipped base or oracle) reads it back. Sampling with
+    per-sample seeds is deterministic, so a hit returns what the evaluation would compute."""
+    import pickle
+    from unlearn_study.core import cached
+    from unlearn_study.experiment import fingerprint, weights_hash
+
+    key = {
+        "evaluation": "class",
+        "model": fingerprint(bb),
+        "sampling": [type(bb.scheduler).__name__, dict(bb.scheduler.config), bb.sample_steps, bb.sampler, bb.guidance],
+        "judge": weights_hash(judge),
+        **settings,
+    }
+
+    def make(folder):
+        (folder / "result.pkl").write_bytes(pickle.dumps(evaluate()))
+
+    return pickle.loads((cached("evaluations", key, make) / "result.pkl").read_bytes())
 
 # %% ../nbs/01e_metrics.ipynb #f029c2ba
 def concept_prompts(
