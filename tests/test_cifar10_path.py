@@ -98,3 +98,76 @@ def test_dimra_cifar10_without_judge_or_images_fails_fast(tmp_path, cifar_world,
     assert "nothing-here" in p.stderr + p.stdout
     assert not finished_runs(out, "dimra") and not (out/"dimra"/".staging").exists(), "no run folder may be written"
     print(f"03_dimra without {missing}: stopped in {secs:.0f} s")
+
+
+def setup_args(cifar_world, tmp_path):
+    return dict(backbone="cifar10", checkpoint=cifar_world["base"], cifar10_source=cifar_world["folder"],
+                judge_path=cifar_world["judge"], scale="smoke", device="cpu", out_dir=tmp_path/"runs")
+
+
+def test_cifar10_default_forget_class_is_the_papers(tmp_path, cifar_world):
+    "`backbone='cifar10'` with no forget_class forgets airplane (`findings.PAPER_FORGET_CLASS`), not the toy default star."
+    from unlearn_study.findings import dimra_setup, rgd_setup, PAPER_FORGET_CLASS
+    assert PAPER_FORGET_CLASS == {"toy-class": "star", "cifar10": "airplane"}
+    st = dimra_setup(methods="graddiff", **setup_args(cifar_world, tmp_path/"03"))
+    assert (st.backbone, st.forget_class) == ("cifar10", "airplane")
+    st = rgd_setup(methods="class: graddiff; concept:", **setup_args(cifar_world, tmp_path/"04"))
+    assert (st.bb_class, st.forget_class) == ("cifar10", "airplane")
+    assert dimra_setup(scale="smoke", out_dir=tmp_path/"toy").forget_class == "star"   # toy runs: star, as before
+
+
+@pytest.mark.parametrize("setup", ["dimra_setup", "rgd_setup"])
+def test_a_class_the_backbone_lacks_stops_before_loading(tmp_path, setup):
+    "A toy class on cifar10 stops with the backbone's classes, before the (missing) base model is even looked for."
+    from unlearn_study import findings
+    from unlearn_study.core import StudyError
+    with pytest.raises(StudyError) as e:
+        getattr(findings, setup)(forget_class="star", backbone="cifar10", checkpoint=tmp_path/"no-base-here",
+                                 scale="smoke", out_dir=tmp_path/"runs")
+    msg = str(e.value)
+    assert "forget_class='star' is not a cifar10 class" in msg and "'airplane', 'automobile', 'bird'" in msg, msg
+    assert not (tmp_path/"runs").exists()
+
+
+def test_cifar10_oracle_trains_on_the_whole_training_set_but_the_class(tmp_path, cifar_world):
+    "03/04's retrain oracle on cifar10: every image of `cifar10_source` but the forget class's, not the retain split."
+    import dataclasses
+    from unlearn_study.backbones import load_cifar10_data
+    from unlearn_study.findings import RGD, Study, dimra_setup, dimra_config, dimra_split, rgd_config
+    from unlearn_study.methods import retrain
+    from unlearn_study.train import ImageData
+    st = dimra_setup(forget_class="ship", methods="retrain", **setup_args(cifar_world, tmp_path))
+    cfg = dimra_config(st, "retrain", 0)
+    assert cfg.train_source == str(cifar_world["folder"])
+    st_rgd = Study(concept=None, scale="smoke", P=RGD["smoke"], cifar10_source=cifar_world["folder"])
+    assert rgd_config(st_rgd, "retrain", st.base, 0).train_source == str(cifar_world["folder"])
+    split = dimra_split(st, 0)
+    forget, retain = ImageData.from_dataset(split["forget"]), ImageData.from_dataset(split["retain"])
+    data, dropped = retrain.images_without(st.base, forget, cfg)
+    ship = st.base.class_names.index("ship")
+    assert dropped == "ship" and ship not in set(data.labels.tolist())
+    # exactly the folder's images of the other nine classes, each with its own label
+    ds = load_cifar10_data(str(cifar_world["folder"])).with_format("numpy")
+    want = sorted((int(l), im.tobytes()) for im, l in zip(ds["image"], ds["label"]) if l != ship)
+    got = sorted((int(l), im.tobytes()) for im, l in zip(data.images.numpy(), data.labels.tolist()))
+    assert len(want) == 9 * N_PER_CLASS and got == want
+    m = retrain.unlearn(st.base, forget, retain, dataclasses.replace(cfg, steps=1, batch_size=4, warmup=0, log_every=1))
+    assert m.history.attrs["n_train_images"] == 9 * N_PER_CLASS > len(retain)
+    assert m.history.attrs["dropped_concept"] == "ship"
+
+
+def test_pretrain_saves_the_cifar10_base_where_load_backbone_looks(tmp_path, monkeypatch):
+    "05_pretrain `-p backbone cifar10` (no out_dir) saves where `load_backbone('cifar10')` looks, and says where."
+    from unlearn_study.backbones import CIFAR10_CLASSES, load_backbone
+    rng = np.random.default_rng(1)
+    folder = class_folder(tmp_path/"images", dict(zip(CIFAR10_CLASSES, rng.integers(0, 256, (10, 3)))), 3, rng)
+    home = tmp_path/"home"/"cifar10"
+    monkeypatch.setenv("UNLEARN_CIFAR10", str(home))   # the papermill kernel inherits it: the package stays untouched
+    p, secs = papermill("05_pretrain.ipynb", tmp_path/"out.ipynb", ("backbone", "cifar10"), ("scale", "smoke"),
+                        ("cifar10_source", folder), ("device", "cpu"))
+    assert p.returncode == 0, p.stderr[-3000:]
+    bb = load_backbone("cifar10")                       # no checkpoint: found where the notebook saved it
+    assert bb.name == "cifar10" and bb.class_names == CIFAR10_CLASSES and (home/"history.csv").exists()
+    assert f"cifar10 base saved to {home}" in (tmp_path/"out.ipynb").read_text()
+    assert load_backbone("cifar10", home).class_names == CIFAR10_CLASSES   # an explicit folder still works
+    print(f"05_pretrain cifar10 smoke: {secs:.0f} s")

@@ -73,8 +73,8 @@ __all__ = ['BACKBONES', 'SAMPLERS', 'ASSETS', 'SD14_HUB_ID', 'VAE_CHUNK', 'LATEN
            'load_minilm', 'build_toy_t2i', 'encode_text', 'condition', 'null_condition', 'predict_noise',
            'vae_posteriors', 'to_latents', 'from_latents', 'latent_shape', 'to_uint8', 'from_uint8', 'make_sampler',
            'initial_noise', 'sample', 'save_backbone', 'load_checkpoint', 'sd14_status', 'sd14_missing_message',
-           'load_sd14', 'save_tiny_sd', 'build_cifar10', 'load_cifar10_data', 'resolve_backbone', 'load_backbone',
-           'clip_tokenizer', 'save_sd14_twin', 'ToyT2IPipeline', 'as_pipeline', 'from_pipeline']
+           'load_sd14', 'save_tiny_sd', 'build_cifar10', 'load_cifar10_data', 'resolve_backbone', 'cifar10_home',
+           'load_backbone', 'clip_tokenizer', 'save_sd14_twin', 'ToyT2IPipeline', 'as_pipeline', 'from_pipeline']
 
 # %% ../nbs/01c_backbones.ipynb #2a2451f2
 def _ddpm_schedule():
@@ -654,9 +654,15 @@ def resolve_backbone(backbone: str, concept_world: str | None = None) -> str:
     return check_choice("backbone", backbone, BACKBONES)
 
 
+def cifar10_home() -> Path:
+    """Where `load_backbone("cifar10")` looks when no folder is given, and where 05_pretrain (`backbone="cifar10"`,
+    `out_dir=None`) saves the base: `$UNLEARN_CIFAR10` if set, else `unlearn_study/assets/cifar10`."""
+    return Path(os.environ.get("UNLEARN_CIFAR10") or ASSETS / "cifar10")
+
+
 def load_backbone(
     name: str,  # one of BACKBONES
-    path=None,  # checkpoint folder (toy: default the shipped base; sd14: local diffusers folder or hub id)
+    path=None,  # checkpoint folder (toy: default the shipped base; cifar10: `cifar10_home()`; sd14: folder or hub id)
     device="cpu",
 ) -> Backbone:
     "Load a pretrained backbone, or stop at once with an error saying what is missing and how to get it."
@@ -665,12 +671,15 @@ def load_backbone(
         if path is not None and (Path(path) / "backbone.json").exists():
             return load_checkpoint(path, device)
         return load_sd14(path, device)
-    if path is None:
-        if name == "cifar10":
+    if path is None and name == "cifar10":
+        path = cifar10_home()
+        if not (path / "backbone.json").exists():
             raise MissingResourceError(
-                "no CIFAR-10 diffusion model given: train one with `papermill nbs/05_pretrain.ipynb out.ipynb "
-                "-p backbone cifar10 -p scale paper` on a GPU, then pass its folder as the checkpoint path"
+                f"no CIFAR-10 diffusion model at {path}: train one with `papermill nbs/05_pretrain.ipynb out.ipynb "
+                "-p backbone cifar10 -p scale paper` on a GPU (it saves the model there; $UNLEARN_CIFAR10 moves that "
+                "folder), or pass a model folder as the checkpoint path"
             )
+    elif path is None:
         path = ASSETS / name
     bb = load_checkpoint(path, device)
     if bb.name != name:

@@ -62,19 +62,20 @@ def finish(st: Study, **meta) -> str:
     return str(st.run.finish())
 
 # %% auto #0
-__all__ = ['DIMRA', 'FINE_TUNING_BASED', 'RETAIN_FLOOR', 'TEXT_METHODS', 'RESURGENCE', 'RGD', 'CIFAR_RELATED', 'UA_MIN',
-           'RATE_MAX', 'CLIP_DROP', 'PAPER_RGD_FIG1', 'PAPER_RGD_LAMBDA_ALPHA', 'Study', 'preset_for', 'check_inputs',
-           'finish', 'DimraPreset', 'dimra_setup', 'dimra_config', 'dimra_split', 'dimra_split_key', 'dimra_evaluate',
-           'dimra_unlearn', 'dimra_unlearning_curves', 'dimra_attack', 'dimra_grid', 'collapsed', 'dimra_verdict',
-           'dimra_report', 'ResurgencePreset', 'resurgence_setup', 'ft_points', 'resurgence_plan', 'scope_runs',
-           'heldout_prompts', 'resurgence_config', 'resurgence_measure', 'reference_scores', 'resurgence_erase',
-           'resurgence_ft_data', 'resurgence_ft_config', 'resurgence_erase_all', 'not_erased', 'resurgence_finetune',
-           'resurgence_tune', 'resurgence_show_prompts', 'resurgence_grid', 'kv_shift', 'weight_shift',
-           'resurgence_where', 'scope_jobs', 'resurgence_scope', 'resurgence_verdict', 'resurgence_report', 'RgdPreset',
-           'split_methods', 'rgd_setup', 'rgd_config', 'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key',
-           'rgd_eval_class', 'rgd_class_table', 'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation',
-           'rgd_sweep', 'rgd_prompt_split', 'rgd_concept_data', 'rgd_metric_names', 'rgd_clip', 'rgd_eval_text',
-           'rgd_concept_table', 'rgd_concept_grid', 'rgd_compare', 'rgd_report', 'rgd_finish']
+__all__ = ['DIMRA', 'PAPER_FORGET_CLASS', 'FINE_TUNING_BASED', 'RETAIN_FLOOR', 'TEXT_METHODS', 'RESURGENCE', 'RGD',
+           'CIFAR_RELATED', 'UA_MIN', 'RATE_MAX', 'CLIP_DROP', 'PAPER_RGD_FIG1', 'PAPER_RGD_LAMBDA_ALPHA', 'Study',
+           'preset_for', 'check_inputs', 'finish', 'DimraPreset', 'class_setting', 'dimra_setup', 'dimra_config',
+           'dimra_split', 'dimra_split_key', 'dimra_evaluate', 'dimra_unlearn', 'dimra_unlearning_curves',
+           'dimra_attack', 'dimra_grid', 'collapsed', 'dimra_verdict', 'dimra_report', 'ResurgencePreset',
+           'resurgence_setup', 'ft_points', 'resurgence_plan', 'scope_runs', 'heldout_prompts', 'resurgence_config',
+           'resurgence_measure', 'reference_scores', 'resurgence_erase', 'resurgence_ft_data', 'resurgence_ft_config',
+           'resurgence_erase_all', 'not_erased', 'resurgence_finetune', 'resurgence_tune', 'resurgence_show_prompts',
+           'resurgence_grid', 'kv_shift', 'weight_shift', 'resurgence_where', 'scope_jobs', 'resurgence_scope',
+           'resurgence_verdict', 'resurgence_report', 'RgdPreset', 'split_methods', 'rgd_setup', 'rgd_config',
+           'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key', 'rgd_eval_class', 'rgd_class_table',
+           'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation', 'rgd_sweep', 'rgd_prompt_split',
+           'rgd_concept_data', 'rgd_metric_names', 'rgd_clip', 'rgd_eval_text', 'rgd_concept_table', 'rgd_concept_grid',
+           'rgd_compare', 'rgd_report', 'rgd_finish']
 
 # %% ../nbs/01h_findings.ipynb #5357fbef
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ DIMRA = {
         curve_fracs=(),
         grid_steps=5,
         n_seeds=1,
-        # the oracle retrains 3 steps on 2 000 world images (toy-class; cifar10 retrains on the retain set)
+        # the oracle retrains 3 steps on 2 000 world images (toy-class; cifar10: all of cifar10_source but the class)
         overrides={"retrain": {"n_world": 2000, "batch_size": 16}, "dimum": {"n_alt": 8}},
     ),
     "default": DimraPreset(
@@ -147,11 +148,53 @@ DIMRA = {
     ),
 }
 
+# %% ../nbs/01h_findings.ipynb #4038e6ed
+# The class a finding forgets when `forget_class` is not given: the papers' class on each class backbone.
+# - toy-class: "star", as before — a distinctive object (the judge reads weak blobs as "circle",
+#   notes/toy-world-measurements.md), and the class the shipped retrain oracle was trained without.
+# - cifar10: "airplane" (label 0). notes/papers.md names no single class: RGD's Table 1 averages over all ten classes
+#   (run_surgery.sh loops c = 0…9) and DiMRA's class is unknown; SalUn's class-wise DDPM code forgets label 0 by default
+#   (its README's `--label_to_forget 0`), so airplane is the class a single CIFAR-10 run of these papers forgets.
+PAPER_FORGET_CLASS = {"toy-class": "star", "cifar10": "airplane"}
+
+
+def class_setting(
+    forget_class: str | None,  # the class to forget; None: `PAPER_FORGET_CLASS` of the backbone
+    backbone: str,  # "auto" (from the class; toy-class when no class is given), "toy-class" or "cifar10"
+) -> tuple[str, str]:
+    """The class setting's (backbone, forget_class), checked before anything is loaded: a class that is not one of the
+    backbone's stops here with a `StudyError` listing the backbone's classes."""
+    from unlearn_study.backbones import CIFAR10_CLASSES
+    from unlearn_study.world import load_world_spec
+
+    classes = {"toy-class": list(load_world_spec()["objects"]), "cifar10": list(CIFAR10_CLASSES)}
+    if backbone == "auto":
+        if forget_class is None or forget_class in classes["toy-class"]:
+            backbone = "toy-class"
+        elif forget_class in classes["cifar10"]:
+            backbone = "cifar10"
+        else:
+            raise StudyError(
+                f"forget_class={forget_class!r} is neither a toy object ({', '.join(classes['toy-class'])}) "
+                f"nor a CIFAR-10 class ({', '.join(classes['cifar10'])})"
+            )
+    check_choice("backbone", backbone, list(classes))
+    if forget_class is None:
+        forget_class = PAPER_FORGET_CLASS[backbone]
+    if forget_class not in classes[backbone]:
+        raise StudyError(
+            f"forget_class={forget_class!r} is not a {backbone} class; choose one of: "
+            f"{', '.join(map(repr, classes[backbone]))} (or leave it unset for {PAPER_FORGET_CLASS[backbone]!r})"
+        )
+    return backbone, forget_class
+
 # %% ../nbs/01h_findings.ipynb #6e6a7fbb
 def dimra_setup(
-    forget_class: str,  # a toy object (toy-class) or a CIFAR-10 class (cifar10)
+    forget_class: (
+        str | None
+    ) = None,  # a toy object (toy-class) or a CIFAR-10 class (cifar10); None: `PAPER_FORGET_CLASS`
     backbone: str = "auto",  # "auto", "toy-class", "cifar10"
-    checkpoint=None,  # base model folder (None: the shipped toy base)
+    checkpoint=None,  # base model folder (None: the shipped toy base; cifar10: `backbones.cifar10_home()`)
     cifar10_source="cifar10",  # cifar10: the images
     judge_path=None,  # cifar10: the judge folder
     methods="salun,sfron,graddiff,rgd,dimum,retrain",
@@ -164,8 +207,7 @@ def dimra_setup(
     overwrite: bool = False,
 ) -> Study:
     "Check 03_dimra's parameters, load what it needs (stopping at once on what is missing) and open its run folder."
-    from unlearn_study.backbones import load_backbone, CIFAR10_CLASSES, load_cifar10_data
-    from unlearn_study.world import load_world_spec
+    from unlearn_study.backbones import load_backbone, load_cifar10_data
     from unlearn_study.metrics import load_judge, load_cifar10_judge
     from unlearn_study.methods.registry import check_methods
     from unlearn_study.attacks import dimra as dimra_attack
@@ -176,19 +218,7 @@ def dimra_setup(
     check_path("cifar10_source", cifar10_source, none_ok=False)
     P = preset_for(DIMRA, scale)
     seeds = check_seeds(seeds)
-    toy_objects = load_world_spec()["objects"]
-    if backbone == "auto":
-        if forget_class in toy_objects:
-            backbone = "toy-class"
-        elif forget_class in CIFAR10_CLASSES:
-            backbone = "cifar10"
-        else:
-            raise StudyError(
-                f"forget_class={forget_class!r} is neither a toy object ({', '.join(toy_objects)}) "
-                f"nor a CIFAR-10 class ({', '.join(CIFAR10_CLASSES)})"
-            )
-    check_choice("backbone", backbone, ["toy-class", "cifar10"])
-    check_choice("forget_class", forget_class, toy_objects if backbone == "toy-class" else CIFAR10_CLASSES)
+    backbone, forget_class = class_setting(forget_class, backbone)  # a class the backbone lacks stops here
     methods = check_methods(methods, "class")
     check_choice("aux", aux, dimra_attack.AUX_SOURCES)
     seeds = seeds[: P.n_seeds]
@@ -242,9 +272,11 @@ def dimra_setup(
 
 
 def dimra_config(st: Study, method: str, seed: int):
-    "A method's configuration in 03_dimra (see `experiment.run_config`)."
+    """A method's configuration in 03_dimra (see `experiment.run_config`); on cifar10 the retrain oracle trains on the
+    whole of `cifar10_source` but the forget class (`retrain.Config.train_source`)."""
     P = st.P
-    return run_config(method, st.base, st.scale, seed=seed, steps=P.method_steps, overrides=P.overrides)
+    full = {"train_source": str(st.cifar10_source)} if method == "retrain" and st.backbone == "cifar10" else {}
+    return run_config(method, st.base, st.scale, seed=seed, steps=P.method_steps, overrides=P.overrides, **full)
 
 
 def dimra_split(st: Study, seed: int):
@@ -1440,7 +1472,7 @@ def split_methods(spec) -> tuple[list, list]:
 
 # %% ../nbs/01h_findings.ipynb #f52fd808
 def rgd_setup(
-    forget_class: str = "star",  # class setting: a toy object (toy-class) or a CIFAR-10 class (cifar10)
+    forget_class: str | None = None,  # class setting: a toy object or a CIFAR-10 class; None: `PAPER_FORGET_CLASS`
     concept: str = "star",  # concept setting: a toy concept (toy-t2i) or a real one (sd14)
     backbone: str = "auto",  # "auto", or one class backbone ("toy-class", "cifar10") or text one ("toy-t2i", "sd14")
     methods="class: graddiff,rg,rgd,salun; concept: esd,salun,graddiffd,rgd",
@@ -1459,7 +1491,7 @@ def rgd_setup(
     "Check 04_rgd's parameters, load both parts' models, judges and data (stopping at once on anything missing)."
     from pathlib import Path
     from unlearn_study.core import MissingResourceError
-    from unlearn_study.backbones import BACKBONES, CIFAR10_CLASSES, load_backbone, resolve_backbone, load_cifar10_data
+    from unlearn_study.backbones import BACKBONES, load_backbone, resolve_backbone, load_cifar10_data
     from unlearn_study.concepts import get_concept
     from unlearn_study.world import load_world_spec
     from unlearn_study.metrics import load_judge, load_cifar10_judge
@@ -1485,20 +1517,9 @@ def rgd_setup(
             f"methods={methods!r} selects nothing to run; "
             "e.g. 'class: graddiff,rg,rgd,salun; concept: esd,salun,graddiffd,rgd'"
         )
-    toy_objects = load_world_spec()["objects"]
     bb_class = backbone if backbone in ("toy-class", "cifar10") else "auto"
-    if methods_class:
-        if bb_class == "auto":
-            if forget_class in toy_objects:
-                bb_class = "toy-class"
-            elif forget_class in CIFAR10_CLASSES:
-                bb_class = "cifar10"
-            else:
-                raise StudyError(
-                    f"forget_class={forget_class!r} is neither a toy object ({', '.join(toy_objects)}) "
-                    f"nor a CIFAR-10 class ({', '.join(CIFAR10_CLASSES)})"
-                )
-        check_choice("forget_class", forget_class, toy_objects if bb_class == "toy-class" else CIFAR10_CLASSES)
+    if methods_class:  # a class the class backbone lacks stops here
+        bb_class, forget_class = class_setting(forget_class, bb_class)
     concept_row, bb_text = None, None
     if methods_concept:
         concept_row = get_concept(concept)  # unknown concepts stop here with the known ones
@@ -1617,8 +1638,11 @@ def rgd_setup(
 
 
 def rgd_config(st: Study, method: str, bb, seed: int, **settings):
-    "A method's configuration in 04_rgd; text backbones: this concept (as in 02_resurgence, whose models are reused)."
+    """A method's configuration in 04_rgd; text backbones: this concept (as in 02_resurgence, whose models are reused);
+    on cifar10 the retrain oracle trains on the whole of `cifar10_source` but the forget class."""
     concepts = [st.concept] if bb.kind == "text" else None
+    if method == "retrain" and bb.name == "cifar10":
+        settings = {"train_source": str(st.cifar10_source), **settings}
     return run_config(method, bb, st.scale, seed=seed, concepts=concepts, steps=st.P.method_steps, **settings)
 
 

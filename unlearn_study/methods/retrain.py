@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, asdict
 import numpy as np
 import torch
-from ..core import StudyError, check_choice, check_number
+from ..core import StudyError, check_choice, check_number, check_path
 from ..backbones import Backbone
 from ..train import ImageData, FitConfig, train_diffusion
 from .blocks import as_image_data, check_class_sets, infer_concept
@@ -25,6 +25,9 @@ class Config:
     batch_size: int = 128
     cond_dropout: float = 0.1  # condition dropout (classifier-free guidance), as the base
     n_world: int = 0  # toy backbones: >0 trains on the first n_world world images minus the concept (not `retain`)
+    # cifar10: the base's whole training set (hub id or class folder, as `load_cifar10_data`); the oracle trains on all
+    # its images but the forget class (not `retain`). None: on `retain`
+    train_source: str | None = None
     world_seed: int = 0  # the world seed the base was trained on
     # text models with n_world > 0: the concept to drop (default: inferred from the forget captions)
     concept: str | None = None
@@ -41,6 +44,7 @@ class Config:
         check_number("batch_size", self.batch_size, lo=1, integer=True)
         check_number("cond_dropout", self.cond_dropout, lo=0, hi=1)
         check_number("n_world", self.n_world, lo=0, integer=True)
+        check_path("train_source", self.train_source)
         check_number("seed", self.seed, lo=0, integer=True)
         return self
 
@@ -54,8 +58,8 @@ def default_config(bb: Backbone) -> Config:
     return {"toy-class": TOY, "toy-t2i": TOY_T2I}.get(bb.name, Config())
 
 # %% auto #0
-__all__ = ['TOY', 'TOY_T2I', 'ORACLES', 'Config', 'default_config', 'world_without', 'unlearn', 'shipped_oracle', 'ship_oracle',
-           'against_oracle']
+__all__ = ['TOY', 'TOY_T2I', 'ORACLES', 'Config', 'default_config', 'world_without', 'images_without', 'unlearn',
+           'shipped_oracle', 'ship_oracle', 'against_oracle']
 
 # %% ../../nbs/methods/retrain.ipynb #46470199
 def world_without(bb: Backbone, forget: ImageData, retain: ImageData, cfg: Config) -> tuple[ImageData, str]:
@@ -77,6 +81,25 @@ def world_without(bb: Backbone, forget: ImageData, retain: ImageData, cfg: Confi
         data.captions = None
     return data, concept
 
+# %% ../../nbs/methods/retrain.ipynb #ed6522de
+def images_without(bb: Backbone, forget: ImageData, cfg: Config) -> tuple[ImageData, str]:
+    """CIFAR-10's whole training set (`cfg.train_source`) with every image of the forget class removed, labels indexed
+    by `bb.class_names` (matched by name), and the class's name."""
+    from unlearn_study.backbones import load_cifar10_data
+
+    fc = check_class_sets(forget, None, bb)
+    ds = load_cifar10_data(cfg.train_source)
+    names = list(ds.features["label"].names)
+    unknown = [n for n in names if n not in bb.class_names]
+    if unknown:
+        raise StudyError(
+            f"train_source={cfg.train_source!r} has classes {bb.name} does not know ({', '.join(unknown)}); "
+            f"its classes: {', '.join(bb.class_names)}"
+        )
+    labels = np.array([bb.class_names.index(n) for n in names], np.int64)[np.asarray(ds["label"], np.int64)]
+    keep = np.flatnonzero(labels != fc)
+    return ImageData(ds.select(keep).with_format("numpy")["image"], labels[keep]), bb.class_names[fc]
+
 # %% ../../nbs/methods/retrain.ipynb #586edf6b
 def unlearn(
     bb: Backbone,
@@ -95,10 +118,17 @@ def unlearn(
         )
     if cfg.n_world and not bb.name.startswith("toy"):
         raise StudyError(f"n_world > 0 draws the toy world; {bb.name} retrains on `retain` (set n_world=0)")
+    if cfg.train_source is not None and bb.name != "cifar10":
+        raise StudyError(
+            f"train_source={cfg.train_source!r} is CIFAR-10's training set; {bb.name} retrains on "
+            + ("its world (n_world)" if bb.name.startswith("toy") else "`retain`")
+        )
     forget, retain = as_image_data(forget, bb, "forget"), as_image_data(retain, bb, "retain")
     check_class_sets(forget, retain, bb)  # one forget class, absent from the retain set (text backbones: no check)
     if cfg.n_world:
         data, concept = world_without(bb, forget, retain, cfg)
+    elif cfg.train_source is not None:
+        data, concept = images_without(bb, forget, cfg)
     else:
         data, concept = retain, None
     out = bb.clone()
@@ -144,8 +174,11 @@ ORACLES = ASSETS / "oracles"
 
 
 def _recipe(cfg: Config) -> dict:
-    "What determines the retrained model up to its seed."
-    return {k: v for k, v in asdict(cfg).items() if k not in ("seed", "log_every", "ckpt_dir")}
+    "What determines the retrained model up to its seed (an unset `train_source` left out: the toy oracles' recipes)."
+    out = {k: v for k, v in asdict(cfg).items() if k not in ("seed", "log_every", "ckpt_dir")}
+    if out["train_source"] is None:
+        del out["train_source"]
+    return out
 
 
 def shipped_oracle(bb: Backbone, forget: str, cfg: Config | None = None, root=None, device="cpu") -> Backbone | None:
