@@ -158,7 +158,7 @@ def test_cifar10_oracle_trains_on_the_whole_training_set_but_the_class(tmp_path,
 
 def test_pretrain_saves_the_cifar10_base_where_load_backbone_looks(tmp_path, monkeypatch):
     "05_pretrain `-p backbone cifar10` (no out_dir) saves where `load_backbone('cifar10')` looks, and says where."
-    from unlearn_study.backbones import CIFAR10_CLASSES, load_backbone
+    from unlearn_study.backbones import CIFAR10_CLASSES, CIFAR10_RECIPES, load_backbone
     rng = np.random.default_rng(1)
     folder = class_folder(tmp_path/"images", dict(zip(CIFAR10_CLASSES, rng.integers(0, 256, (10, 3)))), 3, rng)
     home = tmp_path/"home"/"cifar10"
@@ -170,4 +170,10 @@ def test_pretrain_saves_the_cifar10_base_where_load_backbone_looks(tmp_path, mon
     assert bb.name == "cifar10" and bb.class_names == CIFAR10_CLASSES and (home/"history.csv").exists()
     assert f"cifar10 base saved to {home}" in (tmp_path/"out.ipynb").read_text()
     assert load_backbone("cifar10", home).class_names == CIFAR10_CLASSES   # an explicit folder still works
-    print(f"05_pretrain cifar10 smoke: {secs:.0f} s")
+    rec = json.loads((home/"pretrain.json").read_text())      # the papers' recipe (tiny at smoke) and the base's FID
+    assert rec["config"]["ema"] == CIFAR10_RECIPES["smoke"]["ema"] and rec["config"]["hflip"] is True
+    assert rec["config"]["optimizer"] == "adam" and rec["config"]["lr"] == 2e-4
+    m = rec["metrics"]
+    assert m["fid_samples"] == 16 and m["fid_ref_images"] == 30 and np.isfinite(m["FID"]) and m["FID"] > 0
+    assert f"FID {m['FID']:.2f} of 16 samples" in (tmp_path/"out.ipynb").read_text()
+    print(f"05_pretrain cifar10 smoke: {secs:.0f} s, FID {m['FID']:.1f} (16 samples; a number, not quality)")

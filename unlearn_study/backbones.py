@@ -68,13 +68,14 @@ class Backbone:
         return Backbone(**{**own, "unet": copy.deepcopy(self.unet), "history": None})
 
 # %% auto #0
-__all__ = ['BACKBONES', 'SAMPLERS', 'ASSETS', 'SD14_HUB_ID', 'VAE_CHUNK', 'LATENT_CACHE', 'CIFAR10_CLASSES', 'SD14_UNET',
-           'SD14_VAE', 'SD14_TEXT', 'SD14_SCHEDULER', 'TWIN_SIZES', 'Backbone', 'build_toy_class', 'quiet_loading',
-           'load_minilm', 'build_toy_t2i', 'encode_text', 'condition', 'null_condition', 'predict_noise',
-           'vae_posteriors', 'to_latents', 'from_latents', 'latent_shape', 'to_uint8', 'from_uint8', 'make_sampler',
-           'initial_noise', 'sample', 'save_backbone', 'load_checkpoint', 'sd14_status', 'sd14_missing_message',
-           'load_sd14', 'save_tiny_sd', 'build_cifar10', 'load_cifar10_data', 'resolve_backbone', 'cifar10_home',
-           'load_backbone', 'clip_tokenizer', 'save_sd14_twin', 'ToyT2IPipeline', 'as_pipeline', 'from_pipeline']
+__all__ = ['BACKBONES', 'SAMPLERS', 'ASSETS', 'SD14_HUB_ID', 'VAE_CHUNK', 'LATENT_CACHE', 'CIFAR10_CLASSES', 'CIFAR10_RECIPES',
+           'SD14_UNET', 'SD14_VAE', 'SD14_TEXT', 'SD14_SCHEDULER', 'TWIN_SIZES', 'Backbone', 'build_toy_class',
+           'quiet_loading', 'load_minilm', 'build_toy_t2i', 'encode_text', 'condition', 'null_condition',
+           'predict_noise', 'vae_posteriors', 'to_latents', 'from_latents', 'latent_shape', 'to_uint8', 'from_uint8',
+           'make_sampler', 'initial_noise', 'sample', 'save_backbone', 'load_checkpoint', 'sd14_status',
+           'sd14_missing_message', 'load_sd14', 'save_tiny_sd', 'build_cifar10', 'load_cifar10_data',
+           'resolve_backbone', 'cifar10_home', 'load_backbone', 'clip_tokenizer', 'save_sd14_twin', 'ToyT2IPipeline',
+           'as_pipeline', 'from_pipeline']
 
 # %% ../nbs/01c_backbones.ipynb #2a2451f2
 def _ddpm_schedule():
@@ -643,6 +644,49 @@ def load_cifar10_data(
             f"cannot read the images of {source!r} as CIFAR-10 (32×32 RGB): {type(e).__name__}: {str(e)[:200]}"
         ) from e
     return ds
+
+# %% ../nbs/01c_backbones.ipynb #c10b0003
+CIFAR10_RECIPES = {  # 05_pretrain's cifar10 recipe by scale (the oracle retrains with the same one)
+    "smoke": dict(
+        channels=(32, 64),
+        steps=20,
+        batch_size=16,
+        lr=2e-4,
+        warmup=2,
+        ema=0.9,
+        hflip=True,
+        cond_dropout=0.1,
+        fid_samples=16,
+        fid_ref=64,
+        fid_steps=5,
+    ),
+    "default": dict(
+        channels=(128, 256, 256, 256),
+        steps=2000,
+        batch_size=128,
+        lr=2e-4,
+        warmup=200,
+        ema=0.999,
+        hflip=True,
+        cond_dropout=0.1,
+        fid_samples=1000,
+        fid_ref=10_000,
+        fid_steps=None,
+    ),
+    "paper": dict(
+        channels=(128, 256, 256, 256),
+        steps=800_000,
+        batch_size=128,
+        lr=2e-4,
+        warmup=5000,
+        ema=0.9999,
+        hflip=True,
+        cond_dropout=0.1,
+        fid_samples=50_000,
+        fid_ref=50_000,
+        fid_steps=None,
+    ),
+}
 
 # %% ../nbs/01c_backbones.ipynb #8357541a
 def resolve_backbone(backbone: str, concept_world: str | None = None) -> str:

@@ -15,6 +15,7 @@ from unlearn_study.core import (
     DivergenceError,
     check_choice,
     check_number,
+    check_flag,
     write_json,
     read_json,
     atomic_write,
@@ -48,8 +49,8 @@ def diffusion_loss(
     return per.mean() if reduction == "mean" else per
 
 # %% auto #0
-__all__ = ['LISTINGS', 'diffusion_loss', 'ImageData', 'FitConfig', 'step_generator', 'fit', 'loss_step', 'train_diffusion',
-           'generated_data', 'caption_folder', 'load_caption_folder']
+__all__ = ['LISTINGS', 'diffusion_loss', 'ImageData', 'FitConfig', 'step_generator', 'fit', 'loss_step', 'random_hflip',
+           'train_diffusion', 'generated_data', 'caption_folder', 'load_caption_folder']
 
 # %% ../nbs/01d_train.ipynb #4f44b530
 class ImageData:
@@ -121,6 +122,10 @@ class FitConfig:
     mixed_precision: str = "auto"  # "auto" (bf16 on CUDA), "no", "bf16"
     # "auto": on CUDA when most of a large U-Net trains (SD full-U-Net methods); "on"; "off"
     gradient_checkpointing: str = "auto"
+    # decay of an exponential moving average of the trained weights (DDPM: 0.9999); the average is what `fit` leaves
+    # in the model at the end, and checkpoints keep it beside the raw weights. None: no average
+    ema: float | None = None
+    hflip: bool = False  # `train_diffusion`: flip each training image left-right with probability 1/2 (DDPM's CIFAR-10)
 
     def check(self):
         check_number("steps", self.steps, lo=0, integer=True)
@@ -133,6 +138,9 @@ class FitConfig:
         check_number("ckpt_every", self.ckpt_every, lo=0, integer=True)
         if self.grad_clip is not None:
             check_number("grad_clip", self.grad_clip, lo=0)
+        if self.ema is not None:
+            check_number("ema", self.ema, lo=0, hi=1)
+        check_flag("hflip", self.hflip)
         return self
 
 
@@ -194,6 +202,11 @@ def fit(
         start = read_json(ckpt_dir / "last" / "step.json")["step"]
         if (ckpt_dir / "history.csv").exists():
             hist_rows = pd.read_csv(ckpt_dir / "history.csv").to_dict("records")
+    ema = None
+    if cfg.ema is not None:  # the average starts at the starting weights (or at the checkpoint's average)
+        ema = [p.detach().float().clone() for p in params]
+        if start:
+            ema = _load_ema(ckpt_dir / "last", ema)
     from unlearn_study.core import progress_bar as tqdm
 
     bar = tqdm(range(start, cfg.steps), desc=desc, disable=not progress, initial=start, total=cfg.steps, mininterval=2)
@@ -211,6 +224,8 @@ def fit(
                 acc.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
             sched.step()
+            if ema is not None:
+                _ema_update(ema, params, cfg.ema)
             if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
                 _check_finite_weights(params, desc, step, cfg)
             for k, v in logs.items():
@@ -230,7 +245,11 @@ def fit(
             if callback is not None:
                 callback(step + 1, bb)
             if ckpt_dir and cfg.ckpt_every and (step + 1) % cfg.ckpt_every == 0 and step + 1 < cfg.steps:
-                _save_state(acc, ckpt_dir, step + 1, hist_rows)
+                _save_state(acc, ckpt_dir, step + 1, hist_rows, ema)
+        if ema is not None:  # finished: the model keeps the average, not the last raw weights
+            with torch.no_grad():
+                for p, e in zip(params, ema):
+                    p.copy_(e)
     finally:
         bb.unet = acc.unwrap_model(unet) if unet is not raw_unet else raw_unet
         if checkpointing:
@@ -272,13 +291,34 @@ def _check_finite_weights(params, desc: str, step: int, cfg):
             raise _diverged(desc, step, cfg, "non-finite weights")
 
 
-def _save_state(acc, ckpt_dir: Path, step: int, hist_rows):
+@torch.no_grad()
+def _ema_update(ema, params, decay: float):
+    "ē ← decay·ē + (1 − decay)·θ, after each optimiser step."
+    for e, p in zip(ema, params):
+        e.mul_(decay).add_(p.detach().float(), alpha=1 - decay)
+
+
+def _load_ema(folder: Path, like):
+    "The moving average a checkpoint kept, checked against the parameters being trained."
+    if not (folder / "ema.pt").exists():
+        raise StudyError(
+            f"{folder} was written without ema: resume with ema=None, or delete {folder.parent} to start again"
+        )
+    ema = torch.load(folder / "ema.pt", map_location=like[0].device)
+    if [e.shape for e in ema] != [e.shape for e in like]:
+        raise StudyError(f"{folder / 'ema.pt'} does not match the parameters being trained")
+    return ema
+
+
+def _save_state(acc, ckpt_dir: Path, step: int, hist_rows, ema=None):
     import shutil
 
     tmp = ckpt_dir / f".last-{step}"
     if tmp.exists():
         shutil.rmtree(tmp)
     acc.save_state(tmp)
+    if ema is not None:
+        torch.save(ema, tmp / "ema.pt")
     write_json(tmp / "step.json", {"step": step})
     old = ckpt_dir / "last"
     if old.exists():
@@ -298,6 +338,15 @@ def loss_step(loss_fn):
     return step_fn
 
 # %% ../nbs/01d_train.ipynb #8ecfc893
+def random_hflip(
+    x: torch.Tensor,  # images N×C×H×W
+    generator: torch.Generator,  # the step's generator: one uniform number per image
+) -> torch.Tensor:
+    "Each image mirrored left-right with probability 1/2."
+    flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device).view(-1, *[1] * (x.ndim - 1))
+    return torch.where(flip, x.flip(-1), x)
+
+
 def train_diffusion(
     bb: Backbone,
     data: ImageData,
@@ -316,6 +365,8 @@ def train_diffusion(
 
     def loss_fn(step, gen):
         x0, c = data.random_batch(bb, batch_size, gen, cond_dropout=cond_dropout)
+        if cfg.hflip:
+            x0 = random_hflip(x0, gen)
         return diffusion_loss(bb, x0, c, gen)
 
     return fit(
