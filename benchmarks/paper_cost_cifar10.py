@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 NAME = {"train": "train_step_per_image", "samp": "sampling_step", "judge": "judge_forward", "incep": "inception_features"}
 
 
-def parse():
+def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--finding", default="pretrain", choices=["pretrain", "dimra"], help="05's cifar10 base, or 03")
     ap.add_argument("--units", default=str(ROOT / "benchmarks" / "results" / "cifar10_twin_cpu.json"))
@@ -30,7 +30,7 @@ def parse():
                     "backbone's: 50 DDIM steps; DDPM's own FID used 1000 ancestral steps)")
     ap.add_argument("--methods", default=None, help="03's methods (default: the notebook's)")
     ap.add_argument("--md", default=None, help="also write the table as markdown")
-    return ap.parse_args()
+    return ap.parse_args(argv)
 
 
 def samples(n: int, steps: int) -> dict:
@@ -104,8 +104,9 @@ def stages_dimra(P, steps: int, methods: list):
     return rows, cfgs
 
 
-def main():
-    a = parse()
+def main(argv=None) -> str:
+    "Print (and with --md write) the cost table; return its text."
+    a = parse(argv)
     from unlearn_study.findings import DIMRA
     from unlearn_study.backbones import build_cifar10
 
@@ -117,11 +118,10 @@ def main():
     flops = {k: by[v]["flops"] for k, v in NAME.items()}
     if a.finding == "pretrain":
         plan, what = stages_pretrain(steps), "05_pretrain's cifar10 base (`backbones.CIFAR10_RECIPES[\"paper\"]`)"
-        nb = "05"
     else:
         methods = [m.strip() for m in (a.methods or "salun,sfron,graddiff,rgd,dimum,retrain").split(",")]
         plan, _ = stages_dimra(DIMRA["paper"], steps, methods)
-        what, nb = f"`03_dimra` at `scale=\"paper\"` on CIFAR-10, 3 seeds, {len(methods)} methods", "03"
+        what = f"`03_dimra` at `scale=\"paper\"` on CIFAR-10, 3 seeds, {len(methods)} methods"
     how = "measured seconds per unit" if gpu else f"FLOPs / {a.tflops:.0f} TFLOP/s (ASSUMED throughput)"
     rows, total, total_pf = [], 0.0, 0.0
     for stage, u in plan:
@@ -141,7 +141,7 @@ def main():
     print(text)
     if a.md:
         Path(a.md).write_text(text + "\n")
-    return nb
+    return text
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """benchmarks/paper_cost_cifar10.py: the CIFAR-10 cost tables follow from the measured units and the package's own
 recipes, and the committed tables (results/*.md and the costs page) are what the script writes today."""
-import json, subprocess, sys
+import json, sys
 from pathlib import Path
 
 import pytest
@@ -11,10 +11,9 @@ RESULTS = ROOT/"benchmarks"/"results"
 
 
 def run(*args):
-    p = subprocess.run([sys.executable, str(ROOT/"benchmarks"/"paper_cost_cifar10.py"), *args],
-                       capture_output=True, text=True, cwd=ROOT)
-    assert p.returncode == 0, p.stderr[-2000:]
-    return p.stdout
+    "The script's output for these arguments (in-process: one import of the package for all tests)."
+    import paper_cost_cifar10
+    return paper_cost_cifar10.main(list(args))
 
 
 def test_pretrain_cost_is_steps_times_batch_times_unit(tmp_path):
