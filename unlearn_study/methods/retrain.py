@@ -8,14 +8,14 @@ from dataclasses import dataclass, asdict
 import numpy as np
 import torch
 from ..core import StudyError, check_choice, check_number, check_path
-from ..backbones import Backbone
+from ..backbones import Backbone, CIFAR10_RECIPES
 from ..train import ImageData, FitConfig, train_diffusion
 from .blocks import as_image_data, check_class_sets, infer_concept
 
 
 @dataclass
 class Config:
-    "The retraining recipe; the defaults are the CIFAR-10 base recipe of nbs/05_pretrain.ipynb."
+    "The retraining recipe (`CIFAR10`: the cifar10 base's recipe of nbs/05_pretrain.ipynb; `TOY`: the toy bases')."
 
     steps: int = 80_000  # optimiser steps
     lr: float = 2e-4  # peak learning rate (AdamW)
@@ -24,6 +24,8 @@ class Config:
     warmup: int = 1000  # linear warm-up steps
     batch_size: int = 128
     cond_dropout: float = 0.1  # condition dropout (classifier-free guidance), as the base
+    ema: float | None = None  # EMA decay of the weights (the cifar10 base: 0.9999); None: no EMA
+    hflip: bool = False  # random horizontal flips of the training images (the cifar10 base: on)
     n_world: int = 0  # toy backbones: >0 trains on the first n_world world images minus the concept (not `retain`)
     # cifar10: the base's whole training set (hub id or class folder, as `load_cifar10_data`); the oracle trains on all
     # its images but the forget class (not `retain`). None: on `retain`
@@ -43,6 +45,8 @@ class Config:
         check_number("warmup", self.warmup, lo=0, integer=True)
         check_number("batch_size", self.batch_size, lo=1, integer=True)
         check_number("cond_dropout", self.cond_dropout, lo=0, hi=1)
+        if self.ema is not None:
+            check_number("ema", self.ema, lo=0, hi=1)
         check_number("n_world", self.n_world, lo=0, integer=True)
         check_path("train_source", self.train_source)
         check_number("seed", self.seed, lo=0, integer=True)
@@ -53,12 +57,24 @@ TOY = Config(steps=6000, lr=5e-4, schedule="cosine", lr_min=2e-5, warmup=200, ba
 TOY_T2I = Config(steps=3000, lr=5e-4, schedule="cosine", lr_min=2e-5, warmup=200, batch_size=64, n_world=40_000)
 
 
+_R = CIFAR10_RECIPES["paper"]  # the oracle as defined: the base's recipe, on all training images but the class
+CIFAR10 = Config(
+    steps=_R["steps"],
+    lr=_R["lr"],
+    warmup=_R["warmup"],
+    batch_size=_R["batch_size"],
+    cond_dropout=_R["cond_dropout"],
+    ema=_R["ema"],
+    hflip=_R["hflip"],
+)
+
+
 def default_config(bb: Backbone) -> Config:
-    "The shipped bases' recipe on toy backbones (full length), else the CIFAR-10 recipe."
-    return {"toy-class": TOY, "toy-t2i": TOY_T2I}.get(bb.name, Config())
+    "The shipped bases' recipe on toy backbones (full length), the cifar10 base's on cifar10, else `Config()`."
+    return {"toy-class": TOY, "toy-t2i": TOY_T2I, "cifar10": CIFAR10}.get(bb.name, Config())
 
 # %% auto #0
-__all__ = ['TOY', 'TOY_T2I', 'ORACLES', 'Config', 'default_config', 'world_without', 'images_without', 'unlearn',
+__all__ = ['TOY', 'TOY_T2I', 'CIFAR10', 'ORACLES', 'Config', 'default_config', 'world_without', 'images_without', 'unlearn',
            'shipped_oracle', 'ship_oracle', 'against_oracle']
 
 # %% ../../nbs/methods/retrain.ipynb #46470199
@@ -141,6 +157,8 @@ def unlearn(
         schedule=cfg.schedule,
         lr_min=cfg.lr_min,
         warmup=cfg.warmup,
+        ema=cfg.ema,
+        hflip=cfg.hflip,
         seed=cfg.seed,
         log_every=cfg.log_every,
         ckpt_every=500 if cfg.ckpt_dir and cfg.steps >= 1000 else 0,
@@ -174,10 +192,11 @@ ORACLES = ASSETS / "oracles"
 
 
 def _recipe(cfg: Config) -> dict:
-    "What determines the retrained model up to its seed (an unset `train_source` left out: the toy oracles' recipes)."
+    "What determines the retrained model up to its seed (unset `train_source`, `ema`, `hflip` left out, as in the toy oracles' recipes)."
     out = {k: v for k, v in asdict(cfg).items() if k not in ("seed", "log_every", "ckpt_dir")}
-    if out["train_source"] is None:
-        del out["train_source"]
+    for k, unset in (("train_source", None), ("ema", None), ("hflip", False)):  # the toy oracles' recipes predate them
+        if out[k] is unset:
+            del out[k]
     return out
 
 
