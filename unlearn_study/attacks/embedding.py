@@ -39,7 +39,7 @@ class Config:
         return self
 
 
-TOY = Config(k=8, steps=150, lr=2e-2, batch_size=16)
+TOY = Config(k=8, steps=100, lr=5e-2, batch_size=8)
 
 
 def default_config(bb: Backbone) -> Config:
