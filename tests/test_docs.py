@@ -61,8 +61,8 @@ def run(cmd, timeout, **kw):
     return res
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
+@pytest.fixture(scope="session")  # once per worker: xdist may interleave other modules' tests between these, and a
+def site(tmp_path_factory):        # module-scoped site was then built twice (CI: 73 + 69 s, and a flaky missing anchor)
     "The whole site, built as CI builds it: offline (no network namespace where the kernel allows it)."
     tmp = tmp_path_factory.mktemp("docs")
     env = dict(os.environ, UNLEARN_SKIP_SETUP="1", UNLEARN_VENV=sys.prefix, SITE_DIR=str(tmp / "site"),
