@@ -24,13 +24,13 @@ from setuptools.command.build_py import build_py
 
 
 class BuildWithNotebooks(build_py):
-    "Ship the experiment notebooks (nbs/02-05) inside the package, for `unlearn-study run` from a wheel."
+    "Ship the experiment notebooks (nbs/02-05, 08) inside the package, for `unlearn-study run` from a wheel."
     def run(self):
         super().run()
         import glob, shutil, os
         dest = os.path.join(self.build_lib, cfg['lib_path'], 'notebooks')
         os.makedirs(dest, exist_ok=True)
-        for nb in sorted(glob.glob('nbs/0[2-5]_*.ipynb')):
+        for nb in sorted(glob.glob('nbs/0[2-58]_*.ipynb')):
             shutil.copy(nb, dest)
 
 

@@ -42,7 +42,7 @@ for m in [x.strip() for x in a.methods.split(",") if x.strip()]:
         extra = {}
         if m == "retrain" and kind == "class" and (shipped := retrain.shipped_oracle(base, a.concept)) is not None:
             # the oracle is the full base recipe (pretraining length, not a 2-minute method): the study loads the one
-            # 05_pretrain trained and shipped for this class; its training time is the recorded one
+            # 08_pretrain trained and shipped for this class; its training time is the recorded one
             model, secs, cfg = shipped, time.perf_counter() - t0, method_config(m, base)
             info = shipped.history.attrs["shipped"]
             extra = {"shipped": True, "train_seconds": info["train_seconds"], "train_steps": info["recipe"]["steps"]}

@@ -1,4 +1,4 @@
-"""What the paper-scale CIFAR-10 runs cost -- 05_pretrain's cifar10 base (`--finding pretrain`) or 03_dimra
+"""What the paper-scale CIFAR-10 runs cost -- 08_pretrain's cifar10 base (`--finding pretrain`) or 03_dimra
 (`--finding dimra`) -- extrapolated from the measured unit costs of the full-size twin. The CIFAR-10 sibling of
 `paper_cost.py` (SD v1.4).
 
@@ -39,7 +39,7 @@ def samples(n: int, steps: int) -> dict:
 
 
 def stages_pretrain(steps: int):
-    "(stage, unit counts) of 05_pretrain's cifar10 base at scale='paper', its FID, and the retrain oracle."
+    "(stage, unit counts) of 08_pretrain's cifar10 base at scale='paper', its FID, and the retrain oracle."
     from unlearn_study.backbones import CIFAR10_RECIPES
 
     r = CIFAR10_RECIPES["paper"]
@@ -117,7 +117,7 @@ def main(argv=None) -> str:
     cost = {k: (by[v]["seconds"] if gpu else by[v]["flops"] / (a.tflops * 1e12)) for k, v in NAME.items()}
     flops = {k: by[v]["flops"] for k, v in NAME.items()}
     if a.finding == "pretrain":
-        plan, what = stages_pretrain(steps), "05_pretrain's cifar10 base (`backbones.CIFAR10_RECIPES[\"paper\"]`)"
+        plan, what = stages_pretrain(steps), "08_pretrain's cifar10 base (`backbones.CIFAR10_RECIPES[\"paper\"]`)"
     else:
         methods = [m.strip() for m in (a.methods or "salun,sfron,graddiff,rgd,dimum,retrain").split(",")]
         plan, _ = stages_dimra(DIMRA["paper"], steps, methods)

@@ -56,7 +56,7 @@ reports = sorted(r for r in Path("reports").rglob("*.ipynb") if ".ipynb_checkpoi
 
 
 def covered_by_report(rel: Path):
-    "The committed report of an experiment notebook (reports/02_resurgence.ipynb, or reports/pretrain/ for 05_pretrain)."
+    "The committed report of an experiment notebook (reports/02_resurgence.ipynb, or reports/pretrain/ for 08_pretrain)."
     if not exp_re.search(rel.name) or len(rel.parts) > 1:
         return []
     short = re.sub(r"^\d+_", "", rel.stem)
@@ -291,7 +291,7 @@ FINDING = {"02_resurgence": "Finding 1: concept resurgence", "03_dimra": "Findin
 for r in reports:
     html_copy = r.with_suffix(".html")
     intro = (
-        f"This page is the committed report `{r.as_posix()}`: the experiment notebook `nbs/{r.name if r.parent.name == 'reports' else '05_pretrain.ipynb'}` "
+        f"This page is the committed report `{r.as_posix()}`: the experiment notebook `nbs/{r.name if r.parent.name == 'reports' else '08_pretrain.ipynb'}` "
         f"executed by `bash scripts/study.sh`" + (f" (a standalone HTML copy is `{html_copy.as_posix()}` in the repository)." if html_copy.exists() else ".")
     )
     title = FINDING.get(r.stem) or (f"Pretraining: {r.stem}" if r.parent.name == "pretrain" else None)

@@ -1,4 +1,4 @@
-"""The CIFAR-10 judge: `05_pretrain.ipynb -p backbone cifar10-judge` trains one from a local class folder (smoke
+"""The CIFAR-10 judge: `08_pretrain.ipynb -p backbone cifar10-judge` trains one from a local class folder (smoke
 recipe) that `load_cifar10_judge` loads with the folder's classes, and a missing judge says how to make one."""
 import json
 from pathlib import Path
@@ -23,14 +23,14 @@ def test_missing_cifar10_judge_says_how_to_make_one(tmp_path):
     with pytest.raises(MissingResourceError) as e: load_cifar10_judge(tmp_path/"no-judge-here")
     msg = str(e.value)
     assert "no-judge-here" in msg
-    assert "papermill nbs/05_pretrain.ipynb out.ipynb -p backbone cifar10-judge -p cifar10_source" in msg
+    assert "papermill nbs/08_pretrain.ipynb out.ipynb -p backbone cifar10-judge -p cifar10_source" in msg
 
 
 def test_pretrain_trains_a_cifar10_judge_from_a_folder(tmp_path):
     from unlearn_study.metrics import load_cifar10_judge
     folder = class_folder(tmp_path/"cifar-like")
     out = tmp_path/"assets"
-    p, secs = papermill("05_pretrain.ipynb", tmp_path/"out.ipynb", ("backbone", "cifar10-judge"), ("scale", "smoke"),
+    p, secs = papermill("08_pretrain.ipynb", tmp_path/"out.ipynb", ("backbone", "cifar10-judge"), ("scale", "smoke"),
                         ("cifar10_source", folder), ("out_dir", out), ("device", "cpu"))
     assert p.returncode == 0, p.stderr[-3000:]
     assert sorted(q.name for q in out.iterdir()) == ["cifar10-judge"], "only the judge is written"
@@ -43,4 +43,4 @@ def test_pretrain_trains_a_cifar10_judge_from_a_folder(tmp_path):
     assert "cifar10-judge" in (tmp_path/"out.ipynb").read_text() and "held-out accuracy" in (tmp_path/"out.ipynb").read_text()
     pred = judge.predict(np.zeros((2, 32, 32, 3), np.uint8))
     assert set(pred["object"]) <= set(names)
-    print(f"05_pretrain cifar10-judge smoke: {secs:.0f} s, held-out accuracy {meta['held_out_accuracy']:.2f}")
+    print(f"08_pretrain cifar10-judge smoke: {secs:.0f} s, held-out accuracy {meta['held_out_accuracy']:.2f}")

@@ -83,7 +83,7 @@ def test_rgd_class_part_runs_on_cifar10(tmp_path, cifar_world):
 
 
 @pytest.mark.parametrize("missing,expect", [
-    ("judge_path", "papermill nbs/05_pretrain.ipynb out.ipynb -p backbone cifar10-judge -p cifar10_source"),
+    ("judge_path", "papermill nbs/08_pretrain.ipynb out.ipynb -p backbone cifar10-judge -p cifar10_source"),
     ("cifar10_source", "CIFAR-10 is not available from"),
 ])
 def test_dimra_cifar10_without_judge_or_images_fails_fast(tmp_path, cifar_world, missing, expect):
@@ -157,13 +157,13 @@ def test_cifar10_oracle_trains_on_the_whole_training_set_but_the_class(tmp_path,
 
 
 def test_pretrain_saves_the_cifar10_base_where_load_backbone_looks(tmp_path, monkeypatch):
-    "05_pretrain `-p backbone cifar10` (no out_dir) saves where `load_backbone('cifar10')` looks, and says where."
+    "08_pretrain `-p backbone cifar10` (no out_dir) saves where `load_backbone('cifar10')` looks, and says where."
     from unlearn_study.backbones import CIFAR10_CLASSES, CIFAR10_RECIPES, load_backbone
     rng = np.random.default_rng(1)
     folder = class_folder(tmp_path/"images", dict(zip(CIFAR10_CLASSES, rng.integers(0, 256, (10, 3)))), 3, rng)
     home = tmp_path/"home"/"cifar10"
     monkeypatch.setenv("UNLEARN_CIFAR10", str(home))   # the papermill kernel inherits it: the package stays untouched
-    p, secs = papermill("05_pretrain.ipynb", tmp_path/"out.ipynb", ("backbone", "cifar10"), ("scale", "smoke"),
+    p, secs = papermill("08_pretrain.ipynb", tmp_path/"out.ipynb", ("backbone", "cifar10"), ("scale", "smoke"),
                         ("cifar10_source", folder), ("device", "cpu"))
     assert p.returncode == 0, p.stderr[-3000:]
     bb = load_backbone("cifar10")                       # no checkpoint: found where the notebook saved it
@@ -176,4 +176,4 @@ def test_pretrain_saves_the_cifar10_base_where_load_backbone_looks(tmp_path, mon
     m = rec["metrics"]
     assert m["fid_samples"] == 16 and m["fid_ref_images"] == 30 and np.isfinite(m["FID"]) and m["FID"] > 0
     assert f"FID {m['FID']:.2f} of 16 samples" in (tmp_path/"out.ipynb").read_text()
-    print(f"05_pretrain cifar10 smoke: {secs:.0f} s, FID {m['FID']:.1f} (16 samples; a number, not quality)")
+    print(f"08_pretrain cifar10 smoke: {secs:.0f} s, FID {m['FID']:.1f} (16 samples; a number, not quality)")

@@ -85,13 +85,13 @@ def test_second_run_refuses_to_overwrite(tmp_path):
 
 
 def test_pretrain_ships_an_oracle_that_the_study_finds(tmp_path):
-    "05_pretrain's oracle section (smoke recipe) writes an oracle that `retrain.shipped_oracle` returns for its recipe only."
+    "08_pretrain's oracle section (smoke recipe) writes an oracle that `retrain.shipped_oracle` returns for its recipe only."
     import shutil
     from unlearn_study.backbones import ASSETS, load_checkpoint
     from unlearn_study.methods import retrain
     out = tmp_path/"assets"
     for name in ("toy-class", "judge"): shutil.copytree(ASSETS/name, out/name)
-    p, secs = papermill("05_pretrain.ipynb", tmp_path/"out.ipynb", ("backbone", "oracle"), ("scale", "smoke"), ("out_dir", out))
+    p, secs = papermill("08_pretrain.ipynb", tmp_path/"out.ipynb", ("backbone", "oracle"), ("scale", "smoke"), ("out_dir", out))
     assert p.returncode == 0, p.stderr[-3000:]
     base = load_checkpoint(out/"toy-class")
     smoke = retrain.Config(steps=30, lr=5e-4, warmup=3, batch_size=16, n_world=2000)

@@ -17,7 +17,7 @@ EXPERIMENTS = {  # notebook -> parameters its papermill `parameters` cell must d
     "02_resurgence.ipynb": {"scale", "seeds", "device", "out_dir", "backbone", "methods"},
     "03_dimra.ipynb": {"scale", "seeds", "device", "out_dir", "backbone", "methods"},
     "04_rgd.ipynb": {"scale", "seeds", "device", "out_dir", "backbone", "methods"},
-    "05_pretrain.ipynb": {"scale", "device", "out_dir"},  # scripts/study.sh passes `-p scale smoke` to it
+    "08_pretrain.ipynb": {"scale", "device", "out_dir"},  # scripts/study.sh passes `-p scale smoke` to it
 }
 COMMANDS = ("bash scripts/study.sh", "bash scripts/test.sh")
 
@@ -126,7 +126,7 @@ def test_wheel_contains_modules_and_data(wheel):
                  if p.is_file() and not p.name.startswith(".") and "__pycache__" not in p.parts}
         assert files and files - names == set(), f"{folder} files missing from the wheel: widen package_data in setup.py"
     assert not any(n.startswith(("nbs/", "tests/")) for n in names)
-    shipped = {f"unlearn_study/notebooks/{nb.name}" for nb in (ROOT/"nbs").glob("0[2-5]_*.ipynb")}
+    shipped = {f"unlearn_study/notebooks/{nb.name}" for nb in (ROOT/"nbs").glob("0[2-58]_*.ipynb")}
     assert len(shipped) == 4 and shipped <= names, "the experiment notebooks ship in the wheel (`unlearn-study run`)"
 
 
@@ -250,7 +250,7 @@ def test_study_command_passes_papermill_arguments(tmp_path):
     if Path(sys.prefix).resolve() != (ROOT/".venv").resolve(): env["UNLEARN_VENV"] = sys.prefix
     run(["bash", "scripts/study.sh", "--prepare-only", "-y", "seeds: [7]"], env=env, timeout=600)  # parameters applied, nothing executed
     for name in EXPERIMENTS:
-        if name.startswith("05") or not (ROOT/"nbs"/name).exists(): continue
+        if name.startswith("08") or not (ROOT/"nbs"/name).exists(): continue
         out = json.loads((tmp_path/"reports"/name).read_text())
         injected = [c for c in out["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
         assert injected, f"{name}: papermill injected no parameters"

@@ -424,7 +424,7 @@ def _load_unet(cls, path):
     except Exception as e:
         raise StudyError(
             f"the U-Net checkpoint at {path} is missing, incomplete or corrupt ({type(e).__name__}: {str(e)[:200]}); "
-            "re-create it (e.g. with nbs/05_pretrain.ipynb) or point to another folder"
+            "re-create it (e.g. with nbs/08_pretrain.ipynb) or point to another folder"
         ) from e
 
 
@@ -646,7 +646,7 @@ def load_cifar10_data(
     return ds
 
 # %% ../nbs/01c_backbones.ipynb #c10b0003
-CIFAR10_RECIPES = {  # 05_pretrain's cifar10 recipe by scale (the oracle retrains with the same one)
+CIFAR10_RECIPES = {  # 08_pretrain's cifar10 recipe by scale (the oracle retrains with the same one)
     "smoke": dict(
         channels=(32, 64),
         steps=20,
@@ -699,7 +699,7 @@ def resolve_backbone(backbone: str, concept_world: str | None = None) -> str:
 
 
 def cifar10_home() -> Path:
-    """Where `load_backbone("cifar10")` looks when no folder is given, and where 05_pretrain (`backbone="cifar10"`,
+    """Where `load_backbone("cifar10")` looks when no folder is given, and where 08_pretrain (`backbone="cifar10"`,
     `out_dir=None`) saves the base: `$UNLEARN_CIFAR10` if set, else `unlearn_study/assets/cifar10`."""
     return Path(os.environ.get("UNLEARN_CIFAR10") or ASSETS / "cifar10")
 
@@ -719,7 +719,7 @@ def load_backbone(
         path = cifar10_home()
         if not (path / "backbone.json").exists():
             raise MissingResourceError(
-                f"no CIFAR-10 diffusion model at {path}: train one with `papermill nbs/05_pretrain.ipynb out.ipynb "
+                f"no CIFAR-10 diffusion model at {path}: train one with `papermill nbs/08_pretrain.ipynb out.ipynb "
                 "-p backbone cifar10 -p scale paper` on a GPU (it saves the model there; $UNLEARN_CIFAR10 moves that "
                 "folder), or pass a model folder as the checkpoint path"
             )

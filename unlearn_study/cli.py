@@ -12,7 +12,7 @@ FINDINGS = {  # the name `run` takes -> the notebook
     "resurgence": "02_resurgence.ipynb",
     "dimra": "03_dimra.ipynb",
     "rgd": "04_rgd.ipynb",
-    "pretrain": "05_pretrain.ipynb",
+    "pretrain": "08_pretrain.ipynb",
 }
 
 
@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run a finding notebook through papermill",
         description=("Run an experiment notebook with parameters; the executed notebook is the report."),
     )
-    r.add_argument("finding", choices=list(FINDINGS), help="resurgence (02), dimra (03), rgd (04), pretrain (05)")
+    r.add_argument("finding", choices=list(FINDINGS), help="resurgence (02), dimra (03), rgd (04), pretrain (08)")
     r.add_argument(
         "-p",
         "--parameter",

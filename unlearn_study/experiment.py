@@ -71,8 +71,8 @@ def check_parameters(
 # %% auto #0
 __all__ = ['SCALES', 'TABLES', 'PAPER_BACKBONE', 'check_seeds', 'as_list', 'check_parameters', 'weights_hash', 'fingerprint',
            'cached_model', 'method_key', 'with_concepts', 'toy_concept_key', 'measured', 'ModelStore', 'Progress',
-           'run_config', 'class_split', 'summarise', 'fmt', 'se_rate', 'diff_se', 'show_png', 'save_figure',
-           'label_grid', 'save_grid']
+           'run_config', 'class_split', 'summarise', 'fmt', 'se_rate', 'diff_se', 'show_png', 'report_style',
+           'save_figure', 'label_grid', 'save_grid']
 
 # %% ../nbs/01g_experiment.ipynb #e028ba06
 def weights_hash(module: torch.nn.Module, salt: str = "") -> str:
@@ -411,6 +411,13 @@ def show_png(path) -> bool:
     return True
 
 
+def report_style():
+    "The reports' figure style (seaborn's white grid, notebook context, fonts ×1.1), set once in a report's first cell."
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=1.1)
+
+
 def save_figure(
     run,
     fig,  # a matplotlib figure; closed once saved and shown
@@ -460,6 +467,7 @@ def label_grid(
     ax.xaxis.tick_top()
     ax.set_xticks(centres(len(short)), short, fontsize=10, rotation=40 if len(short) > 1 else 0, ha="left")
     ax.tick_params(length=0)
+    ax.grid(False)  # a report's seaborn style draws grid lines through the tiles otherwise
     for s in ax.spines.values():
         s.set_visible(False)
     buf = io.BytesIO()

@@ -342,7 +342,7 @@ def dimra_unlearn(st: Study):
                     print(
                         f"seed {seed} {method:9s} UA {ev['UA']:.2f} RA {ev['RA']:.2f} (shipped: the full recipe, "
                         f"{shipped['recipe']['steps']} steps, trained in {shipped['train_seconds'] / 60:.0f} min "
-                        "by 05_pretrain)"
+                        "by 08_pretrain)"
                     )
                     continue
                 if P.oracle_steps:

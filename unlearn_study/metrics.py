@@ -146,7 +146,7 @@ def load_judge(path=None, device="cpu") -> Judge:
 
     path = Path(path) if path is not None else ASSETS / "judge"
     if not (path / "judge.json").exists():
-        raise MissingResourceError(f"no judge at {path}: train one with nbs/05_pretrain.ipynb")
+        raise MissingResourceError(f"no judge at {path}: train one with nbs/08_pretrain.ipynb")
     meta = read_json(path / "judge.json")
     judge = Judge({k: meta["heads"][k] for k in meta.get("head_order", meta["heads"])}, width=meta.get("width", 48))
     try:
@@ -318,7 +318,7 @@ def load_cifar10_judge(
     if not (path / "judge.json").exists():
         raise MissingResourceError(
             f"no CIFAR-10 judge at {path}. Train one on a GPU with "
-            "`papermill nbs/05_pretrain.ipynb out.ipynb -p backbone "
+            "`papermill nbs/08_pretrain.ipynb out.ipynb -p backbone "
             "cifar10-judge -p cifar10_source <hub id or folder>` "
             "(add `-p out_dir DIR` to save it to DIR/cifar10-judge instead "
             f"of {CIFAR10_JUDGE}), then pass that folder."

@@ -15,7 +15,7 @@ from .blocks import as_image_data, check_class_sets, infer_concept
 
 @dataclass
 class Config:
-    "The retraining recipe (`CIFAR10`: the cifar10 base's recipe of nbs/05_pretrain.ipynb; `TOY`: the toy bases')."
+    "The retraining recipe (`CIFAR10`: the cifar10 base's recipe of nbs/08_pretrain.ipynb; `TOY`: the toy bases')."
 
     steps: int = 80_000  # optimiser steps
     lr: float = 2e-4  # peak learning rate (AdamW)
@@ -273,7 +273,7 @@ def against_oracle(
     oracle = shipped_oracle(bb, forget)
     if oracle is None:
         raise StudyError(
-            f"no oracle without {forget!r} ships for {bb.name}: train one with nbs/05_pretrain.ipynb "
+            f"no oracle without {forget!r} ships for {bb.name}: train one with nbs/08_pretrain.ipynb "
             "(backbone='oracle')"
         )
     r = evaluate(oracle)
