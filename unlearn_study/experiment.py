@@ -69,10 +69,10 @@ def check_parameters(
         )
 
 # %% auto #0
-__all__ = ['SCALES', 'TABLES', 'PAPER_BACKBONE', 'check_seeds', 'as_list', 'check_parameters', 'weights_hash', 'fingerprint',
-           'cached_model', 'method_key', 'with_concepts', 'toy_concept_key', 'measured', 'ModelStore', 'Progress',
-           'run_config', 'class_split', 'summarise', 'fmt', 'se_rate', 'diff_se', 'show_png', 'report_style',
-           'save_figure', 'label_grid', 'save_grid']
+__all__ = ['SCALES', 'TABLES', 'PAPER_BACKBONE', 'SMOKE_BATCH', 'check_seeds', 'as_list', 'check_parameters', 'weights_hash',
+           'fingerprint', 'cached_model', 'method_key', 'with_concepts', 'toy_concept_key', 'measured', 'ModelStore',
+           'Progress', 'run_config', 'class_split', 'summarise', 'fmt', 'se_rate', 'diff_se', 'show_png',
+           'report_style', 'save_figure', 'label_grid', 'save_grid']
 
 # %% ../nbs/01g_experiment.ipynb #e028ba06
 def weights_hash(module: torch.nn.Module, salt: str = "") -> str:
@@ -246,6 +246,7 @@ class Progress:
 
 # %% ../nbs/01g_experiment.ipynb #184ececc
 PAPER_BACKBONE = {"toy-class": "cifar10", "toy-t2i": "sd14"}  # whose settings `scale="paper"` uses on a toy backbone
+SMOKE_BATCH = 8  # `scale="smoke"` checks mechanics in seconds: every method's batches hold at most this many images
 
 
 def run_config(
@@ -278,6 +279,10 @@ def run_config(
     if bb.kind == "text" and concepts:
         cfg = with_concepts(cfg, list(concepts))
     want = {"seed": seed} if seed is not None else {}
+    if scale == "smoke":  # a preset's explicit batch size (below) still wins
+        for f in names:
+            if (f == "batch_size" or f.endswith("_batch_size")) and isinstance(getattr(cfg, f), int):
+                want[f] = min(getattr(cfg, f), SMOKE_BATCH)
     if steps is not None:
         want["steps"] = steps
     preset = dict((overrides or {}).get(method, {}))
