@@ -53,6 +53,12 @@ METHODS = pd.DataFrame(
         ),
         ("mace", "text", "MACE: closed-form refinement + LoRA + fusion (Lu et al. CVPR 2024)", "cross-attention K/V"),
         ("esd", "text", "ESD-x / ESD-u (Gandikota et al. ICCV 2023)", "cross-attention (x) or the rest (u)"),
+        (
+            "metaunlearn",
+            "class, text",
+            "Meta-Unlearning (Gao et al. arXiv 2410.12777): RL + a simulated-relearning meta term; resists relearning",
+            "whole U-Net",
+        ),
     ],
     columns=["method", "settings", "paper", "updates"],
 )
