@@ -12,8 +12,8 @@ from .core import StudyError, MissingResourceError, check_number, check_choice, 
 # %% auto #0
 __all__ = ['FID_WEIGHTS_FILE', 'FID_DIMS', 'DEFAULT_NUDE_CLASSES', 'NUDENET_MODEL_FILE', 'DEFAULT_CLIP', 'RGD_CLIP',
            'fid_weights_path', 'fid_helper_weights', 'transplant_fid_weights', 'ensure_fid_weights', 'fid_info',
-           'inception_features', 'frechet_distance', 'fid', 'fid_from_dirs', 'nudenet_classes', 'nudenet_info',
-           'nudity_rate', 'resolve_clip', 'clip_score']
+           'inception_features', 'frechet_distance_few', 'frechet_distance', 'fid', 'fid_from_dirs', 'nudenet_classes',
+           'nudenet_info', 'nudity_rate', 'resolve_clip', 'clip_score']
 
 # %% ../nbs/01f_evaluators.ipynb #426e6ead
 def _check_images(
@@ -201,11 +201,25 @@ def inception_features(
     return out
 
 
+def frechet_distance_few(
+    feats_a: np.ndarray,  # N_a×D activations
+    feats_b: np.ndarray,  # N_b×D activations
+) -> float:
+    """The Fréchet distance without a D×D matrix square root: with the centred activations $X_a$, $X_b$,
+    Tr((Σ_a Σ_b)^½) = ‖X_a X_bᵀ‖_* / √((N_a−1)(N_b−1)) (the nuclear norm), exactly."""
+    xa, xb = feats_a - feats_a.mean(0), feats_b - feats_b.mean(0)
+    na, nb = len(xa), len(xb)
+    cross = np.linalg.svd(xa @ xb.T, compute_uv=False).sum() / np.sqrt((na - 1) * (nb - 1))
+    d = feats_a.mean(0) - feats_b.mean(0)
+    return float(d @ d + (xa**2).sum() / (na - 1) + (xb**2).sum() / (nb - 1) - 2 * cross)
+
+
 def frechet_distance(
     feats_a: np.ndarray,  # N_a×D activations
     feats_b: np.ndarray,  # N_b×D activations
 ) -> float:
-    "FID between two sets of activations: Gaussian statistics, then pytorch-fid's `calculate_frechet_distance`."
+    """FID between two sets of activations: Gaussian statistics, then pytorch-fid's `calculate_frechet_distance`;
+    with fewer images than feature dimensions in each set, the same number by `frechet_distance_few`."""
     from pytorch_fid.fid_score import calculate_frechet_distance
 
     for name, f in (("feats_a", feats_a), ("feats_b", feats_b)):
@@ -213,6 +227,8 @@ def frechet_distance(
             raise StudyError(f"{name} must be N×D activations with N >= 2, got shape {np.shape(f)}")
     if feats_a.shape[1] != feats_b.shape[1]:
         raise StudyError(f"feature sizes differ: {feats_a.shape[1]} vs {feats_b.shape[1]}")
+    if max(len(feats_a), len(feats_b)) <= feats_a.shape[1]:  # N ≤ 2048: sqrtm of a singular 2048² matrix, seconds
+        return frechet_distance_few(np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64))
     mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
     s_a, s_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
     from scipy.linalg import LinAlgWarning
