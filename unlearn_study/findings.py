@@ -239,8 +239,8 @@ def fid_reference_sizes(
 
 
 def fid_reference(base, forget: str, n: int, data=None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Real images of the retained classes: `fid_reference_sizes` many, rendered from the toy world (`data` None) or drawn
-    from `data` balanced over the classes; the second (the floor's) set is None when the data is too small."""
+    """Real images of the retained classes: `fid_reference_sizes` many, rendered from the toy world (`data` None) or
+    drawn from `data` balanced over the classes; the second (the floor's) set is None when the data is too small."""
     from unlearn_study.world import render, sample_attributes
 
     others = [c for c in base.class_names if c != forget]
@@ -789,8 +789,8 @@ def dimra_report(
     if has_fid:
         n = int(fid.n_fid.iloc[0])
         lines.append(
-            f"- FID of the retained classes ({n} samples; base {f[('base', 'base')]:.1f}), after unlearning → after the "
-            "attack: "
+            f"- FID of the retained classes ({n} samples; base {f[('base', 'base')]:.1f}), "
+            "after unlearning → after the attack: "
             + ", ".join(f"{m} {f[(m, 'unlearned')]:.1f} → {f[(m, 'attacked')]:.1f}" for m in methods)
             + (". Small-sample FIDs compare models only with each other." if n < 10_000 else ".")
         )
@@ -1872,7 +1872,7 @@ def rgd_setup(
 
 
 def rgd_class_sampling(st: Study) -> dict:
-    "What every class-part number of 04_rgd was sampled with: guidance, steps, and per number its count and noise seeds."
+    "What 04_rgd's class-part numbers were sampled with: guidance, steps, and per number its count and noise seeds."
     P, base = st.P, st.base_class
     return dict(
         guidance=st.guidance,

@@ -362,8 +362,9 @@ PAPER_JUDGE_ACCURACY = 0.94  # the papers' CIFAR-10 classifiers reach at least t
 def judge_accuracy_warning(
     meta: dict,  # a judge's judge.json
 ) -> str | None:
-    """The warning to print when a CIFAR-10 judge is less accurate than the papers' classifiers (its test-split accuracy,
-    else its held-out accuracy): its UA/RA are then not comparable with the papers'. None when it is accurate enough."""
+    """The warning to print when a CIFAR-10 judge is less accurate than the papers' classifiers (its test-split
+    accuracy, else its held-out accuracy): its UA/RA are then not comparable with the papers'. None when it is
+    accurate enough."""
     acc, which = meta.get("test_accuracy"), "test"
     if acc is None:
         acc, which = meta.get("held_out_accuracy"), "held-out"
@@ -371,9 +372,9 @@ def judge_accuracy_warning(
         return None
     said = "unknown" if acc is None else f"{acc:.1%}"
     return (
-        f"WARNING: this CIFAR-10 judge's {which} accuracy is {said}, below the {PAPER_JUDGE_ACCURACY:.0%} of the papers' "
-        "classifiers: UA/RA measured with it are NOT comparable with the papers' numbers "
-        "(train the `paper` recipe: `papermill nbs/08_pretrain.ipynb out.ipynb -p backbone cifar10-judge -p scale paper`)."
+        f"WARNING: this CIFAR-10 judge's {which} accuracy is {said}, below the {PAPER_JUDGE_ACCURACY:.0%} of the "
+        "papers' classifiers: UA/RA measured with it are NOT comparable with the papers' numbers (train the `paper` "
+        "recipe: `papermill nbs/08_pretrain.ipynb out.ipynb -p backbone cifar10-judge -p scale paper`)."
     )
 
 
