@@ -77,7 +77,8 @@ def test_rgd_class_part_runs_on_cifar10(tmp_path, cifar_world):
     out = tmp_path/"runs"
     p, secs = papermill("04_rgd.ipynb", tmp_path/"out.ipynb", ("forget_class", "airplane"), ("scale", "smoke"),
                         ("checkpoint", cifar_world["base"]), ("cifar10_source", cifar_world["folder"]),
-                        ("judge_path", cifar_world["judge"]), ("out_dir", out), ("methods", "class: graddiff,rgd; concept:"))
+                        ("judge_path", cifar_world["judge"]), ("out_dir", out), ("methods", "class: graddiff,rgd; concept:"),
+                        ("guidance", 1))   # a guidance given (no guidance: half the sampling of the default 3.0)
     assert p.returncode == 0, p.stderr[-3000:]
     config, metrics = check_run(out, "rgd")
     assert config["backbone_class"] == "cifar10" and config["backbone_concept"] is None
@@ -85,7 +86,7 @@ def test_rgd_class_part_runs_on_cifar10(tmp_path, cifar_world):
     assert metrics["related_classes"] == ["ship", "bird"] and "CIFAR-10" in metrics["related_by"]
     assert {r["case"] for r in metrics["diversity_ablation"]} == {"2 related classes", "balanced, 9 classes"}
     meta = json.loads(next((out/"rgd").glob("[!.]*/meta.json")).read_text())
-    assert config["guidance_class"] == meta["class_backbone"]["guidance"] == metrics["class_sampling"]["guidance"] == 3.0
+    assert config["guidance_class"] == meta["class_backbone"]["guidance"] == metrics["class_sampling"]["guidance"] == 1.0
     print(f"04_rgd cifar10 class part smoke: {secs:.0f} s")
 
 
