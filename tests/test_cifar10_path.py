@@ -65,6 +65,11 @@ def test_dimra_runs_on_cifar10(tmp_path, cifar_world):
     assert config["backbone"] == "cifar10" and config["cifar10_source"] == str(cifar_world["folder"])
     assert {r["method"] for r in metrics["unlearning"]} == {"base", "graddiff", "retrain"}
     assert {r["method"] for r in metrics["dimra"]} == {"graddiff", "retrain"}
+    # SalUn's guidance (cond_scale 2.0 = 3.0 in our form) by default, written down with each number's count and seeds
+    meta = json.loads(next((out/"dimra").glob("[!.]*/meta.json")).read_text())
+    assert config["guidance"] == meta["guidance"] == metrics["sampling"]["guidance"] == 3.0
+    assert metrics["sampling"]["UA_RA"]["n_per_class"] == 8 and metrics["sampling"]["FID"]["n"] == 0
+    assert "FID skipped at scale='smoke'" in (tmp_path/"out.ipynb").read_text()
     print(f"03_dimra cifar10 smoke: {secs:.0f} s")
 
 
@@ -72,13 +77,16 @@ def test_rgd_class_part_runs_on_cifar10(tmp_path, cifar_world):
     out = tmp_path/"runs"
     p, secs = papermill("04_rgd.ipynb", tmp_path/"out.ipynb", ("forget_class", "airplane"), ("scale", "smoke"),
                         ("checkpoint", cifar_world["base"]), ("cifar10_source", cifar_world["folder"]),
-                        ("judge_path", cifar_world["judge"]), ("out_dir", out), ("methods", "class: graddiff,rgd; concept:"))
+                        ("judge_path", cifar_world["judge"]), ("out_dir", out), ("methods", "class: graddiff,rgd; concept:"),
+                        ("guidance", 1))   # a guidance given (no guidance: half the sampling of the default 3.0)
     assert p.returncode == 0, p.stderr[-3000:]
     config, metrics = check_run(out, "rgd")
     assert config["backbone_class"] == "cifar10" and config["backbone_concept"] is None
     assert {r["method"] for r in metrics["class_setting"]} == {"base", "graddiff", "rgd"}
     assert metrics["related_classes"] == ["ship", "bird"] and "CIFAR-10" in metrics["related_by"]
     assert {r["case"] for r in metrics["diversity_ablation"]} == {"2 related classes", "balanced, 9 classes"}
+    meta = json.loads(next((out/"rgd").glob("[!.]*/meta.json")).read_text())
+    assert config["guidance_class"] == meta["class_backbone"]["guidance"] == metrics["class_sampling"]["guidance"] == 1.0
     print(f"04_rgd cifar10 class part smoke: {secs:.0f} s")
 
 
@@ -177,3 +185,51 @@ def test_pretrain_saves_the_cifar10_base_where_load_backbone_looks(tmp_path, mon
     assert m["fid_samples"] == 16 and m["fid_ref_images"] == 30 and np.isfinite(m["FID"]) and m["FID"] > 0
     assert f"FID {m['FID']:.2f} of 16 samples" in (tmp_path/"out.ipynb").read_text()
     print(f"08_pretrain cifar10 smoke: {secs:.0f} s, FID {m['FID']:.1f} (16 samples; a number, not quality)")
+
+
+def test_class_guidance_and_fid_on_cifar10(tmp_path, cifar_world, monkeypatch):
+    """`guidance` reaches every class sample of 03 (None: SalUn's 3.0 on cifar10; a bad value stops at once), and
+    `dimra_fid` measures the base, every unlearned and every attacked model against the folder's retained classes,
+    records count, seeds and guidance, and a rerun reads every number back without sampling. (The samples and Inception
+    are stand-ins here: pytorch-fid's network is tested in 01f, and costs ~0.6 s per image on one CPU thread.)"""
+    import dataclasses
+    import unlearn_study.backbones as backbones
+    from unlearn_study import evaluators
+    from unlearn_study.core import StudyError
+    from unlearn_study.findings import dimra_setup, dimra_evaluate, dimra_fid
+    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path/"cache"))
+    with pytest.raises(StudyError, match="guidance=-2 is out of range"):
+        dimra_setup(methods="graddiff", guidance=-2, **setup_args(cifar_world, tmp_path/"bad"))
+    assert not (tmp_path/"bad").exists()
+    asked, rng = [], np.random.default_rng(0)
+
+    def fake_sample(bb, cond, seeds=None, steps=None, guidance=None, **kw):
+        asked.append(guidance)
+        return rng.integers(0, 256, (len(cond), 32, 32, 3), dtype=np.uint8)
+
+    monkeypatch.setattr(backbones, "sample", fake_sample)
+    monkeypatch.setattr(evaluators, "inception_features", lambda x, device="cpu": x.reshape(len(x), -1)[:, :16] / 255.0)
+    st = dimra_setup(methods="graddiff,retrain", **setup_args(cifar_world, tmp_path/"runs"))
+    assert st.guidance == 3.0
+    dimra_evaluate(st, st.base, 0)
+    assert set(asked) == {3.0}
+    st.P = dataclasses.replace(st.P, n_fid=12)
+    st.models = {(m, 0): st.base for m in st.methods}          # stand-ins for the unlearned and attacked models
+    st.attacked = dict(st.models)
+    st.attacked_from = {k: {"attacked": "stand-in", "method": k[0]} for k in st.models}
+    fids = dimra_fid(st)
+    assert list(zip(fids.method, fids.stage)) == [("base", "base"), ("graddiff", "unlearned"), ("graddiff", "attacked"),
+                                                  ("retrain", "unlearned"), ("retrain", "attacked")]
+    assert (fids.n_fid == 12).all() and (fids.fid_seeds == "7000000..7000011").all() and np.isfinite(fids.FID).all()
+    assert set(asked) == {3.0}
+    logged = st.run.metrics
+    assert logged["fid_reference"]["data"] == str(cifar_world["folder"]) and logged["fid_reference"]["n"] == 12
+    assert logged["fid_floor"] is not None                      # 2 × 12 real images fit in 9 classes × 50
+    n_sampled = len(asked)
+    again = dimra_fid(st)
+    assert len(asked) == n_sampled, "a rerun samples again"
+    assert again.FID.tolist() == fids.FID.tolist()
+    st2 = dimra_setup(methods="graddiff", guidance=1.5, **setup_args(cifar_world, tmp_path/"runs2"))
+    asked.clear()
+    dimra_evaluate(st2, st2.base, 0)
+    assert set(asked) == {1.5} and st2.sampling["guidance"] == 1.5

@@ -40,6 +40,8 @@ BAD = {
     "overwrite": [("yes", "must be True or False"), (2, "must be True or False")],
     "eval_every": [(0, "out of range"), ("ten", "must be an integer"), (2.5, "must be an integer")],
     "n_eval": [(0, "out of range"), (-3, "out of range"), ("many", "must be an integer")],
+    "guidance": [(-1, "out of range"), ("two", "must be a number"), (float("inf"), "must be finite"),
+                 (True, "must be a number")],
 }
 CASES = [(nb, p, v, said) for nb, (fn, _) in SETUPS.items() for p, bad in BAD.items()
          if p in inspect.signature(fn).parameters for v, said in bad]

@@ -62,16 +62,18 @@ def finish(st: Study, **meta) -> str:
     return str(st.run.finish())
 
 # %% auto #0
-__all__ = ['DIMRA', 'PAPER_FORGET_CLASS', 'FINE_TUNING_BASED', 'RETAIN_FLOOR', 'TEXT_METHODS', 'RESURGENCE', 'RGD',
-           'CIFAR_RELATED', 'UA_MIN', 'RATE_MAX', 'CLIP_DROP', 'PAPER_RGD_FIG1', 'PAPER_RGD_LAMBDA_ALPHA', 'Study',
-           'preset_for', 'check_inputs', 'finish', 'DimraPreset', 'class_setting', 'dimra_setup', 'dimra_config',
-           'dimra_split', 'dimra_split_key', 'dimra_evaluate', 'dimra_unlearn', 'dimra_unlearning_curves',
-           'dimra_attack', 'dimra_grid', 'collapsed', 'dimra_verdict', 'dimra_report', 'ResurgencePreset',
-           'resurgence_setup', 'ft_points', 'resurgence_plan', 'scope_runs', 'heldout_prompts', 'resurgence_config',
-           'resurgence_measure', 'reference_scores', 'resurgence_erase', 'resurgence_ft_data', 'resurgence_ft_config',
-           'resurgence_erase_all', 'not_erased', 'resurgence_finetune', 'resurgence_tune', 'resurgence_show_prompts',
-           'resurgence_grid', 'kv_shift', 'weight_shift', 'resurgence_where', 'scope_jobs', 'resurgence_scope',
-           'resurgence_verdict', 'resurgence_report', 'RgdPreset', 'split_methods', 'rgd_setup', 'rgd_config',
+__all__ = ['DIMRA', 'PAPER_FORGET_CLASS', 'PAPER_GUIDANCE', 'FID_SEED', 'FINE_TUNING_BASED', 'RETAIN_FLOOR', 'TEXT_METHODS',
+           'RESURGENCE', 'RGD', 'CIFAR_RELATED', 'UA_MIN', 'RATE_MAX', 'CLIP_DROP', 'PAPER_RGD_FIG1',
+           'PAPER_RGD_LAMBDA_ALPHA', 'Study', 'preset_for', 'check_inputs', 'finish', 'DimraPreset', 'class_setting',
+           'class_guidance', 'fid_reference_sizes', 'fid_reference', 'class_fid', 'dimra_setup', 'cifar10_judge_desc',
+           'dimra_sampling', 'dimra_config', 'dimra_split', 'dimra_split_key', 'dimra_evaluate', 'dimra_unlearn',
+           'dimra_unlearning_curves', 'dimra_attack', 'dimra_grid', 'model_ident', 'dimra_fid', 'collapsed',
+           'dimra_verdict', 'dimra_report', 'ResurgencePreset', 'resurgence_setup', 'ft_points', 'resurgence_plan',
+           'scope_runs', 'heldout_prompts', 'resurgence_config', 'resurgence_measure', 'reference_scores',
+           'resurgence_erase', 'resurgence_ft_data', 'resurgence_ft_config', 'resurgence_erase_all', 'not_erased',
+           'resurgence_finetune', 'resurgence_tune', 'resurgence_show_prompts', 'resurgence_grid', 'kv_shift',
+           'weight_shift', 'resurgence_where', 'scope_jobs', 'resurgence_scope', 'resurgence_verdict',
+           'resurgence_report', 'RgdPreset', 'split_methods', 'rgd_setup', 'rgd_class_sampling', 'rgd_config',
            'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key', 'rgd_eval_class', 'rgd_class_table',
            'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation', 'rgd_sweep', 'rgd_prompt_split',
            'rgd_concept_data', 'rgd_metric_names', 'rgd_clip', 'rgd_eval_text', 'rgd_concept_table', 'rgd_concept_grid',
@@ -96,6 +98,8 @@ class DimraPreset:
     curve_fracs: tuple  # fractions of SalUn's / DiMUM's steps also measured (the paper's Fig. 2); () skips
     grid_steps: int | None = None  # sampling steps of the image grid (None: the backbone's)
     n_seeds: int | None = None  # only the first n seeds run (None: all)
+    n_fid: int = 0  # FID: samples per model, and real images (0: no FID)
+    fid_seeds: int = 1  # FID: of the models of the first n seeds
     overrides: dict = field(default_factory=dict)  # per-method settings, {method: {field: value}}
 
 
@@ -115,6 +119,7 @@ DIMRA = {
         curve_fracs=(),
         grid_steps=5,
         n_seeds=1,
+        n_fid=0,  # skipped: pytorch-fid's Inception costs ~0.6 s per image on one CPU thread (01h's tests check FID)
         # the oracle retrains 3 steps on 2 000 world images (toy-class; cifar10: all of cifar10_source but the class)
         overrides={"retrain": {"n_world": 2000, "batch_size": 16}, "dimum": {"n_alt": 8}},
     ),
@@ -131,6 +136,7 @@ DIMRA = {
         oracle_seeds=1,
         oracle_steps=1500,
         curve_fracs=(0.5,),
+        n_fid=100,  # as 04_rgd's default: a small-sample FID, comparing models only with each other
     ),
     "paper": DimraPreset(
         n_forget=5000,
@@ -145,6 +151,7 @@ DIMRA = {
         oracle_seeds=1,  # one oracle per class (the base's 800 000-step recipe on cifar10), reused by every seed
         oracle_steps=None,
         curve_fracs=(0.25, 0.5),
+        n_fid=50_000,  # the papers' FID sample count (SalUn: 5 000 per retained class)
     ),
 }
 
@@ -188,6 +195,102 @@ def class_setting(
         )
     return backbone, forget_class
 
+# %% ../nbs/01h_findings.ipynb #8f7100b5
+# `backbones.sample`'s scale g (ε_u + g·(ε_c − ε_u)) of the class findings' samples when `guidance` is not given:
+# - cifar10: SalUn's `--cond_scale 2.0` (OPTML-Group/Unlearn-Saliency DDPM/sample.py), applied as (1 + w)·ε_c − w·ε_u
+#   (DDPM/models/diffusion.py): w = 2 is g = 3.
+# - toy-class: 1.0, no guidance: what 08_pretrain evaluated the shipped base at and the toy reports use.
+PAPER_GUIDANCE = {"toy-class": 1.0, "cifar10": 3.0}
+FID_SEED = 7_000_000  # the FID samples' noise seeds are FID_SEED + i, the same for every model
+
+
+def class_guidance(
+    guidance,  # the notebook's `guidance`: a number >= 0, or None
+    backbone: str | None,  # the class backbone (None: no class part in the run)
+) -> float | None:
+    "The guidance scale of the class evaluations: `guidance` checked, or the backbone's `PAPER_GUIDANCE` when None."
+    if guidance is None:
+        return PAPER_GUIDANCE.get(backbone)
+    try:
+        check_number("guidance", guidance, lo=0)
+        if not math.isfinite(guidance):
+            raise StudyError(f"guidance={guidance!r} must be finite")
+    except StudyError as e:
+        raise StudyError(
+            f"{e} (the classifier-free guidance scale: 1 = none, 3.0 = SalUn's on CIFAR-10; None = the papers' scale "
+            f"of the backbone, {PAPER_GUIDANCE})"
+        ) from None
+    return float(guidance)
+
+
+def fid_reference_sizes(
+    data, class_names: list, forget: str, n: int  # data: a labelled image `datasets.Dataset` (None: the toy world)
+) -> tuple[int, int]:
+    """(n_a, n_b): the sizes of FID's real set of the retained classes (`n`, or as many as the data holds balanced over
+    the classes) and of the disjoint second set for the floor (n_a, or 0 when the data does not hold two)."""
+    if data is None:
+        return n, n
+    names = list(data.features["label"].names)
+    counts = np.bincount(np.asarray(data["label"], dtype=np.int64), minlength=len(names))
+    per = [int(counts[names.index(c)]) for c in class_names if c != forget]
+    k, m = len(per), min(per)
+    n_a = min(n, k * m)
+    return n_a, n_a if 2 * -(-n_a // k) <= m else 0
+
+
+def fid_reference(base, forget: str, n: int, data=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Real images of the retained classes: `fid_reference_sizes` many, rendered from the toy world (`data` None) or
+    drawn from `data` balanced over the classes; the second (the floor's) set is None when the data is too small."""
+    from unlearn_study.world import render, sample_attributes
+
+    others = [c for c in base.class_names if c != forget]
+    if data is None:
+        return tuple(
+            render(sample_attributes(n, 0, objects=others, offset=off), base.resolution)
+            for off in (8_000_000, 8_500_000)
+        )
+    n_a, n_b = fid_reference_sizes(data, base.class_names, forget, n)
+    real = class_split(data, base.class_names, forget, 0, n_a, n_b, seed=0)
+    a, b = (np.asarray(real[k].with_format("numpy")["image"]).astype(np.uint8) for k in ("retain", "aux"))
+    return a, (b if n_b else None)
+
+
+def class_fid(
+    m,  # a class model
+    ident: str,  # its identity in the cache key (a weights hash or a hash of how it was made)
+    classes: list,  # the retained classes, sampled in turn
+    n: int,  # samples
+    guidance: float | None,
+    real,  # real() -> the reference set's Inception features (called only when the number is not cached yet)
+    reference: dict,  # what identifies the reference set (data, classes, size)
+    steps: int | None = None,  # sampler steps (None: the model's)
+    device: str = "cpu",
+) -> dict:
+    "FID of `n` samples of `classes` (noise seeds `FID_SEED` + i) against `real()`, stored by `experiment.measured`."
+    from unlearn_study import evaluators
+    from unlearn_study.backbones import sample
+
+    steps = steps or m.sample_steps
+    cond, seeds = [classes[i % len(classes)] for i in range(n)], [FID_SEED + i for i in range(n)]
+    key = dict(
+        measurement="class FID (pytorch-fid, 2048)",
+        model=ident,
+        n_fid=n,
+        fid_seeds=[seeds[0], seeds[-1]],
+        sampler=m.sampler,
+        steps=steps,
+        guidance=guidance,
+        reference=reference,
+    )
+
+    def measure():
+        feats = evaluators.inception_features(
+            sample(m, cond, seeds=seeds, steps=steps, guidance=guidance), device=device
+        )
+        return {"FID": evaluators.frechet_distance(feats, real())}
+
+    return {"FID": measured(key, measure)["FID"], "n_fid": n, "fid_seeds": f"{seeds[0]}..{seeds[-1]}", "steps": steps}
+
 # %% ../nbs/01h_findings.ipynb #6e6a7fbb
 def dimra_setup(
     forget_class: (
@@ -205,6 +308,7 @@ def dimra_setup(
     out_dir="runs",
     threads=None,
     overwrite: bool = False,
+    guidance=None,  # classifier-free guidance of every sample (None: the backbone's `PAPER_GUIDANCE`)
 ) -> Study:
     "Check 03_dimra's parameters, load what it needs (stopping at once on what is missing) and open its run folder."
     from unlearn_study.backbones import load_backbone, load_cifar10_data
@@ -219,6 +323,7 @@ def dimra_setup(
     P = preset_for(DIMRA, scale)
     seeds = check_seeds(seeds)
     backbone, forget_class = class_setting(forget_class, backbone)  # a class the backbone lacks stops here
+    guidance = class_guidance(guidance, backbone)
     methods = check_methods(methods, "class")
     check_choice("aux", aux, dimra_attack.AUX_SOURCES)
     seeds = seeds[: P.n_seeds]
@@ -239,6 +344,7 @@ def dimra_setup(
         dev=dev,
         base=base,
         cifar_data=None,
+        guidance=guidance,
     )
     if backbone == "toy-class":
         st.judge = load_judge(device=dev)
@@ -247,7 +353,7 @@ def dimra_setup(
         check_choice("forget_class", forget_class, base.class_names)
         st.judge = load_cifar10_judge(judge_path, device=dev, class_names=base.class_names)  # stops if missing
         st.cifar_data = load_cifar10_data(cifar10_source)  # stops if the images are missing
-        st.judge_desc = f"CIFAR-10 judge ({judge_path or 'unlearn_study/assets/cifar10-judge'})"
+        st.judge_desc = cifar10_judge_desc(judge_path)  # (printing a warning if it is below the papers' classifiers)
         print(f"CIFAR-10 data from {cifar10_source!r}: {len(st.cifar_data)} images")
     for m in methods:
         dimra_config(st, m, seeds[0])  # every method's settings valid
@@ -261,14 +367,55 @@ def dimra_setup(
         scale=scale,
         seeds=seeds,
         preset=dataclasses.asdict(P),
+        guidance=guidance,
     )
     if backbone != "toy-class":
         dimra_split(st, seeds[0])  # a class with too few images stops here, before any work
+        if P.n_fid >= 2 and fid_reference_sizes(st.cifar_data, base.class_names, forget_class, P.n_fid)[0] < 2:
+            raise StudyError(f"{cifar10_source!r} holds too few images of the retained classes for FID")
         config.update(cifar10_source=str(cifar10_source), judge_path=str(judge_path))
+    st.sampling = dimra_sampling(st)
     st.run = RunDir(out_dir, "dimra", config, overwrite=overwrite)
+    st.run.log_metrics(sampling=st.sampling)
     print(f"run folder (appears when finished): {st.run.final}\nbackbone {backbone} on {dev}, {threads} CPU thread(s)")
     print(f"preset {P}")
     return st
+
+
+def cifar10_judge_desc(judge_path) -> str:
+    "How a run's meta.json names the CIFAR-10 judge: folder, architecture, accuracy; prints the judge's warning if any."
+    from unlearn_study.core import read_json
+    from unlearn_study.metrics import CIFAR10_JUDGE, judge_accuracy_warning
+
+    meta = read_json(Path(judge_path or CIFAR10_JUDGE) / "judge.json")
+    warning = judge_accuracy_warning(meta)
+    if warning:
+        print(warning)
+    acc = meta.get("test_accuracy", meta.get("held_out_accuracy"))
+    said = f", accuracy {acc:.3f}" if acc is not None else ""
+    return f"CIFAR-10 judge ({judge_path or 'unlearn_study/assets/cifar10-judge'}; {meta.get('arch', 'cnn')}{said})"
+
+
+def dimra_sampling(st: Study) -> dict:
+    "What every number of 03_dimra was sampled with: guidance, steps, and per number its sample count and noise seeds."
+    P, steps = st.P, st.P.eval_steps or st.base.sample_steps
+    per_image = "image i of a set with seed s has noise seed s * 1000003 + i"
+    return dict(
+        guidance=st.guidance,
+        guidance_form="eps_u + guidance * (eps_c - eps_u); 1 = none",
+        sampler=st.base.sampler,
+        steps=steps,
+        UA_RA=dict(n_per_class=P.n_eval, classes="all", seed="1000 + run seed", note=per_image),
+        AR_DiMRA=dict(n=P.n_eval, classes=[st.forget_class], seed="2000 + run seed", note=per_image),
+        RA_during_attack=dict(n_per_class=max(2, P.n_eval // 5), classes="the retained", seed="3000 + run seed"),
+        FID=dict(
+            n=P.n_fid,
+            classes="the retained, in turn",
+            noise_seeds=f"{FID_SEED}..{FID_SEED + P.n_fid - 1}" if P.n_fid else None,
+            of_run_seeds=st.seeds[: P.fid_seeds] if P.n_fid else [],
+            steps=P.grid_steps or st.base.sample_steps,
+        ),
+    )
 
 
 def dimra_config(st: Study, method: str, seed: int):
@@ -303,7 +450,15 @@ def dimra_evaluate(st: Study, m, seed: int, n=None) -> dict:
     from unlearn_study.metrics import eval_class_model
 
     n = n or st.P.n_eval
-    return eval_class_model(m, st.judge, forget=st.forget_class, n_per_class=n, seed=1000 + seed, steps=st.P.eval_steps)
+    return eval_class_model(
+        m,
+        st.judge,
+        forget=st.forget_class,
+        n_per_class=n,
+        seed=1000 + seed,
+        steps=st.P.eval_steps,
+        guidance=st.guidance,
+    )
 
 # %% ../nbs/01h_findings.ipynb #25029714
 def dimra_unlearn(st: Study):
@@ -401,15 +556,16 @@ def dimra_attack(st: Study) -> pd.DataFrame:
     P, base, seeds, fc = st.P, st.base, st.seeds, st.forget_class
     acfg_base = attack.default_config(base) if st.scale != "paper" else attack.Config()
     acfg_base = dataclasses.replace(acfg_base, steps=P.attack_steps, eval_every=P.eval_every, batch_size=P.attack_batch)
-    rows, attacked, secs_of = [], {}, {}
+    rows, attacked, made_from, secs_of = [], {}, {}, {}
     others = [c for c in base.class_names if c != fc]
     for seed in seeds:
         split = dimra_split(st, seed)
         retain_like = ImageData.from_dataset(split["aux"])
         aux_set = attack.aux_set(st.aux, fc, retain_like=retain_like, pretrained=base, n=P.n_aux, seed=seed)
         n_ra = max(2, P.n_eval // 5)
-        eval_f = dict(classes=[fc], n_per_class=P.n_eval, seed=2000 + seed, steps=P.eval_steps)
-        eval_r = dict(classes=others, n_per_class=n_ra, seed=3000 + seed, steps=P.eval_steps)
+        g = st.guidance
+        eval_f = dict(classes=[fc], n_per_class=P.n_eval, seed=2000 + seed, steps=P.eval_steps, guidance=g)
+        eval_r = dict(classes=others, n_per_class=n_ra, seed=3000 + seed, steps=P.eval_steps, guidance=g)
         for method in st.methods:
             t0 = time.time()
             acfg = dataclasses.replace(acfg_base, seed=seed)
@@ -424,6 +580,11 @@ def dimra_attack(st: Study) -> pd.DataFrame:
                 },
             )
             attacked[(method, seed)] = m_att
+            made_from[(method, seed)] = {  # the attacked model's identity: what it was fine-tuned from, how, on what
+                "attacked": model_ident(st.models[(method, seed)]),
+                "attack": dataclasses.asdict(acfg),
+                "aux": {"source": st.aux, "n": P.n_aux, **dimra_split_key(st, seed)},
+            }
             ev["method"], ev["seed"] = method, seed
             rows.append(ev)
             secs_of[f"{method}/seed {seed}"] = time.time() - t0
@@ -432,7 +593,7 @@ def dimra_attack(st: Study) -> pd.DataFrame:
     att = pd.concat(rows, ignore_index=True)
     st.run.log_metrics(dimra=att.to_dict("records"), attack_config=dataclasses.asdict(acfg_base))
     st.run.log_timings(attack_seconds=secs_of)
-    st.attacked = attacked
+    st.attacked, st.attacked_from = attacked, made_from
     return att
 
 
@@ -441,19 +602,70 @@ def dimra_grid(st: Study, n_show: int = 10):
     from unlearn_study.backbones import sample
     from unlearn_study.experiment import save_grid
 
-    cond, steps = [st.forget_class] * n_show, st.P.grid_steps
-    rows, labels = [sample(st.base, cond, seeds=range(n_show), steps=steps)], ["base"]
+    cond, steps, g = [st.forget_class] * n_show, st.P.grid_steps, st.guidance
+    rows, labels = [sample(st.base, cond, seeds=range(n_show), steps=steps, guidance=g)], ["base"]
     for method in st.methods:
         for stage, m in (
             ("unlearned", st.models[(method, st.seeds[0])]),
             ("attacked", st.attacked[(method, st.seeds[0])]),
         ):
-            rows.append(sample(m, cond, seeds=range(n_show), steps=steps))
+            rows.append(sample(m, cond, seeds=range(n_show), steps=steps, guidance=g))
             labels.append(f"{method} ({stage})")
     cols = [f"noise seed {i}" for i in range(n_show)]
     return save_grid(
         st.run, np.concatenate(rows), "forget_class_unlearned_vs_attacked", ncol=n_show, scale=4, rows=labels, cols=cols
     )
+
+
+def model_ident(m) -> str:
+    "A model's identity in measurement keys: the hash of its cache key when it has one, else of its weights."
+    return config_hash(m.cache_key, 16) if getattr(m, "cache_key", None) else fingerprint(m)
+
+
+def dimra_fid(st: Study) -> pd.DataFrame:
+    """FID (`class_fid`) of the base and of every method's unlearned and attacked model (first `fid_seeds` seeds), at
+    the run's guidance: one row per model (method, seed, stage, FID, n_fid, fid_seeds). Empty when `n_fid` < 2."""
+    from unlearn_study import evaluators
+
+    P, base = st.P, st.base
+    cols = ["method", "seed", "stage", "FID", "n_fid", "fid_seeds", "steps"]
+    if P.n_fid < 2:
+        print(f"FID skipped at scale={st.scale!r} (n_fid={P.n_fid}): `default` and `paper` measure it")
+        return pd.DataFrame(columns=cols)
+    others = [c for c in base.class_names if c != st.forget_class]
+    real = functools.cache(lambda: fid_reference(base, st.forget_class, P.n_fid, st.cifar_data))
+    feats = functools.cache(lambda i: evaluators.inception_features(real()[i], device=str(st.dev)))
+    n_ref = fid_reference_sizes(st.cifar_data, base.class_names, st.forget_class, P.n_fid)
+    reference = {"data": str(st.cifar10_source) if st.cifar_data is not None else "toy world", "classes": others}
+    reference.update(n=n_ref[0], resolution=base.resolution)
+    fid = functools.partial(
+        class_fid,
+        classes=others,
+        n=P.n_fid,
+        guidance=st.guidance,
+        real=lambda: feats(0),
+        reference=reference,
+        steps=P.grid_steps,
+        device=str(st.dev),
+    )
+    rows = [{"method": "base", "seed": st.seeds[0], "stage": "base", **fid(base, fingerprint(base))}]
+    for seed in st.seeds[: P.fid_seeds]:
+        for method in st.methods:
+            m = st.models[(method, seed)]
+            rows.append({"method": method, "seed": seed, "stage": "unlearned", **fid(m, model_ident(m))})
+            ident = config_hash(st.attacked_from[(method, seed)], 16)
+            rows.append(
+                {"method": method, "seed": seed, "stage": "attacked", **fid(st.attacked[(method, seed)], ident)}
+            )
+            print(f"seed {seed} {method:9s} FID unlearned {rows[-2]['FID']:.1f}, attacked {rows[-1]['FID']:.1f}")
+    floor = None
+    if n_ref[1]:
+        floor = evaluators.frechet_distance(evaluators.inception_features(real()[1], device=str(st.dev)), feats(0))
+    said = f"real-vs-real floor {floor:.1f}" if floor is not None else "no floor: the data holds one reference set only"
+    print(f"FID of {P.n_fid} samples against {n_ref[0]} real images of the retained classes; {said}")
+    fids = pd.DataFrame(rows, columns=cols)
+    st.run.log_metrics(fid=fids.to_dict("records"), fid_floor=floor, fid_reference=reference)
+    return fids
 
 # %% ../nbs/01h_findings.ipynb #37e88e4d
 FINE_TUNING_BASED = ("salun", "sfron", "graddiff", "rgd", "rl", "ga")  # methods DiMRA's paper says it reverses
@@ -499,6 +711,7 @@ def dimra_report(
     att: pd.DataFrame,  # DiMRA's evaluations: method, seed, step, AR_DiMRA, RA
     methods: list,
     header: str,  # the finding's first line (backbone, class, seeds, ...)
+    fid: pd.DataFrame | None = None,  # `dimra_fid`'s rows (None or empty: FID not measured)
 ) -> tuple[pd.DataFrame, dict, str]:
     "The summary table (mean ± sd over seeds), each method's verdict and the finding's sentences."
     last = att.step.max()
@@ -528,6 +741,13 @@ def dimra_report(
         },
         index=methods,
     )
+    has_fid = fid is not None and len(fid) > 0
+    if has_fid:  # mean over the FID seeds (the first seed at every preset)
+        f = fid.groupby(["method", "stage"]).FID.mean()
+        table.insert(2, "FID after unlearning", [f"{f[(m, 'unlearned')]:.1f}" for m in methods])
+        table.insert(
+            table.columns.get_loc("peak AR") + 1, "FID after the attack", [f"{f[(m, 'attacked')]:.1f}" for m in methods]
+        )
     broken = [m for m in methods if verdict[m] == "collapsed"]
     ftb = [m for m in methods if m in FINE_TUNING_BASED and m not in broken]
     failed = [m for m in ftb if verdict[m] == "not unlearned"]
@@ -565,6 +785,14 @@ def dimra_report(
         lines.append(
             f"- The retrain oracle's AR after the same attack: {o} "
             "(the floor: what fine-tuning on data without the class produces on its own)."
+        )
+    if has_fid:
+        n = int(fid.n_fid.iloc[0])
+        lines.append(
+            f"- FID of the retained classes ({n} samples; base {f[('base', 'base')]:.1f}), "
+            "after unlearning → after the attack: "
+            + ", ".join(f"{m} {f[(m, 'unlearned')]:.1f} → {f[(m, 'attacked')]:.1f}" for m in methods)
+            + (". Small-sample FIDs compare models only with each other." if n < 10_000 else ".")
         )
     return table, verdict, "\n".join(lines)
 
@@ -1415,7 +1643,7 @@ RGD = {
         n_eval_prompts=100,
         eval_steps=None,
         method_steps=None,
-        n_fid=10_000,
+        n_fid=50_000,  # the papers' FID sample count (RGD: 50 000 all-but-class images; SalUn 5 000 per class)
         fid_seeds=1,
         ablation_seeds=3,
         sweep_retain_weight=(0.5, 1.0, 5.0),
@@ -1487,6 +1715,7 @@ def rgd_setup(
     judge_path=None,
     concept_checkpoint=None,  # concept-part base model
     reference=None,  # sd14: an image-caption folder (e.g. COCO): FID and CLIP score of each concept model on its captions
+    guidance=None,  # class part: classifier-free guidance of every sample (None: the backbone's `PAPER_GUIDANCE`)
 ) -> Study:
     "Check 04_rgd's parameters, load both parts' models, judges and data (stopping at once on anything missing)."
     from pathlib import Path
@@ -1520,6 +1749,7 @@ def rgd_setup(
     bb_class = backbone if backbone in ("toy-class", "cifar10") else "auto"
     if methods_class:  # a class the class backbone lacks stops here
         bb_class, forget_class = class_setting(forget_class, bb_class)
+    guidance = class_guidance(guidance, bb_class if methods_class else None)
     concept_row, bb_text = None, None
     if methods_concept:
         concept_row = get_concept(concept)  # unknown concepts stop here with the known ones
@@ -1583,6 +1813,7 @@ def rgd_setup(
         timings={"setup": 0.0},
         reference=reference,
         reference_listing=reference_listing if reference is not None else None,
+        guidance=guidance,
         measure_key={"backbone": bb_text, "eval_steps": P.eval_steps},
     )
     if methods_concept and bb_text == "toy-t2i":  # what every concept measurement depends on besides the model
@@ -1593,7 +1824,7 @@ def rgd_setup(
         check_choice("forget_class", forget_class, base_class.class_names)
         st.class_judge = load_cifar10_judge(judge_path, device=dev, class_names=base_class.class_names)
         st.cifar_data = load_cifar10_data(cifar10_source)  # stops if the images are missing
-        st.judge_desc["class"] = f"CIFAR-10 judge ({judge_path or 'unlearn_study/assets/cifar10-judge'})"
+        st.judge_desc["class"] = cifar10_judge_desc(judge_path)  # (a warning if it is below the papers' classifiers)
         print(f"CIFAR-10 data from {cifar10_source!r}: {len(st.cifar_data)} images")
     elif methods_class:
         st.judge_desc["class"] = "toy-world judge (unlearn_study/assets/judge)"
@@ -1619,22 +1850,49 @@ def rgd_setup(
         scale=scale,
         seeds=seeds,
         preset=dataclasses.asdict(P),
+        guidance_class=guidance,
     )
     if bb_text == "sd14":
         config.update(reference=str(reference))
     if methods_class and bb_class == "cifar10":  # a class with too few images stops here, before any work
         rgd_class_split(st, seeds[0])
         rgd_class_split(st, seeds[0], retain_classes=CIFAR_RELATED[forget_class])
-        if P.n_fid >= 2:
-            class_split(st.cifar_data, base_class.class_names, forget_class, 0, P.n_fid, P.n_fid, seed=0)
+        if P.n_fid >= 2 and fid_reference_sizes(st.cifar_data, base_class.class_names, forget_class, P.n_fid)[0] < 2:
+            raise StudyError(f"{cifar10_source!r} holds too few images of the retained classes for FID")
         config.update(cifar10_source=str(cifar10_source), judge_path=str(judge_path))
     st.run = RunDir(out_dir, "rgd", config, overwrite=overwrite)
+    if methods_class:
+        st.run.log_metrics(class_sampling=rgd_class_sampling(st))
     print(
         f"run folder (appears when finished): {st.run.final}\nclass part: {bb_class if methods_class else 'skipped'}; "
         f"concept part: {bb_text or 'skipped'}; on {dev}, {threads} CPU thread(s); seeds {seeds}\npreset {P}"
     )
     st.timings["setup"] = time.time() - t_start
     return st
+
+
+def rgd_class_sampling(st: Study) -> dict:
+    "What 04_rgd's class-part numbers were sampled with: guidance, steps, and per number its count and noise seeds."
+    P, base = st.P, st.base_class
+    return dict(
+        guidance=st.guidance,
+        guidance_form="eps_u + guidance * (eps_c - eps_u); 1 = none",
+        sampler=base.sampler,
+        steps=P.eval_steps or base.sample_steps,
+        UA_RA=dict(
+            n_per_class=P.n_eval,
+            classes="all",
+            seed="1000 + run seed",
+            note="image i of a set with seed s has noise seed s * 1000003 + i",
+        ),
+        FID=dict(
+            n=P.n_fid,
+            classes="the retained, in turn",
+            noise_seeds=f"{FID_SEED}..{FID_SEED + P.n_fid - 1}" if P.n_fid >= 2 else None,
+            of_run_seeds=st.seeds[: P.fid_seeds] if P.n_fid >= 2 else [],
+            steps=base.sample_steps,
+        ),
+    )
 
 
 def rgd_config(st: Study, method: str, bb, seed: int, **settings):
@@ -1698,7 +1956,13 @@ def rgd_eval_class(st: Study, m, seed: int) -> dict:
 
     P = st.P
     return eval_class_model(
-        m, st.class_judge, forget=st.forget_class, n_per_class=P.n_eval, seed=1000 + seed, steps=P.eval_steps
+        m,
+        st.class_judge,
+        forget=st.forget_class,
+        n_per_class=P.n_eval,
+        seed=1000 + seed,
+        steps=P.eval_steps,
+        guidance=st.guidance,
     )
 
 
@@ -1741,36 +2005,33 @@ def rgd_class_table(st: Study):
 
 
 def rgd_fid(st: Study):
-    """FID of the retained classes (first `fid_seeds` seeds): `n_fid` samples per model against `n_fid` real images,
-    and the real-vs-real floor. Returns (fids, fid_floor), an empty table when `n_fid` < 2."""
+    """FID (`class_fid`) of the retained classes for the base and every class model (first `fid_seeds` seeds): `n_fid`
+    samples per model, at the run's guidance, against real images of those classes, and the real-vs-real floor
+    (None when the data holds one reference set only). Returns (fids, fid_floor), an empty table when `n_fid` < 2."""
     from unlearn_study import evaluators
-    from unlearn_study.backbones import sample
-    from unlearn_study.world import render, sample_attributes
 
     t_sec, P, base, others, dev = time.time(), st.P, st.base_class, st.others, str(st.dev)
+    cols = ["method", "seed", "FID", "n_fid", "fid_seeds", "steps"]
     if P.n_fid < 2:
-        print("FID skipped")
-        return pd.DataFrame(columns=["method", "seed", "FID"]), None
-    n_fid = P.n_fid
-    if st.bb_class == "toy-class":
-        real_a = render(sample_attributes(n_fid, 0, objects=others, offset=8_000_000), base.resolution)
-        real_b = render(sample_attributes(n_fid, 0, objects=others, offset=8_500_000), base.resolution)
-    else:  # two disjoint sets of CIFAR-10 images, each balanced over the retained classes
-        real = class_split(st.cifar_data, base.class_names, st.forget_class, 0, n_fid, n_fid, seed=0)
-        real_a, real_b = (np.asarray(real[k].with_format("numpy")["image"]).astype(np.uint8) for k in ("retain", "aux"))
-    feats_real = evaluators.inception_features(real_a, device=dev)
-    fid_floor = evaluators.frechet_distance(evaluators.inception_features(real_b, device=dev), feats_real)
-    fid_cond = [others[i % len(others)] for i in range(n_fid)]
-    fid_seeds = [7_000_000 + i for i in range(n_fid)]
+        print(f"FID skipped at scale={st.scale!r} (n_fid={P.n_fid}): `default` and `paper` measure it")
+        return pd.DataFrame(columns=cols), None
+    real = functools.cache(lambda: fid_reference(base, st.forget_class, P.n_fid, st.cifar_data))
+    feats = functools.cache(lambda i: evaluators.inception_features(real()[i], device=dev))
+    n_ref = fid_reference_sizes(st.cifar_data, base.class_names, st.forget_class, P.n_fid)
+    reference = {"data": str(st.cifar10_source) if st.cifar_data is not None else "toy world", "classes": others}
+    reference.update(n=n_ref[0], resolution=base.resolution)
     rows = []
     for seed in st.seeds[: P.fid_seeds]:
         for method in ["base"] + st.methods_class:
             m = base if method == "base" else st.class_models[(method, seed)]
-            feats = evaluators.inception_features(sample(m, fid_cond, seeds=fid_seeds), device=dev)
-            rows.append({"method": method, "seed": seed, "FID": evaluators.frechet_distance(feats, feats_real)})
-    fids = pd.DataFrame(rows)
-    print(f"FID with {n_fid} images per set (seed(s) {st.seeds[:P.fid_seeds]}); real-vs-real floor {fid_floor:.1f}")
-    st.run.log_metrics(fid=fids.to_dict("records"), fid_floor=fid_floor, n_fid=n_fid)
+            ident = fingerprint(m) if method == "base" else model_ident(m)
+            fid = class_fid(m, ident, others, P.n_fid, st.guidance, lambda: feats(0), reference, device=dev)
+            rows.append({"method": method, "seed": seed, **fid})
+    fid_floor = evaluators.frechet_distance(feats(1), feats(0)) if n_ref[1] else None
+    fids = pd.DataFrame(rows, columns=cols)
+    said = f"real-vs-real floor {fid_floor:.1f}" if fid_floor is not None else "no floor (one reference set only)"
+    print(f"FID of {P.n_fid} samples against {n_ref[0]} real images (seed(s) {st.seeds[:P.fid_seeds]}); {said}")
+    st.run.log_metrics(fid=fids.to_dict("records"), fid_floor=fid_floor, n_fid=P.n_fid, fid_reference=reference)
     rgd_timed(st, "FID", t_sec)
     return fids, fid_floor
 
@@ -1784,7 +2045,7 @@ def rgd_class_grid(st: Study, n_show: int = 8):
     rows = []
     for method in ["base"] + st.methods_class:
         m = st.base_class if method == "base" else st.class_models[(method, st.seeds[0])]
-        rows.append(sample(m, cond, seeds=range(len(cond))))
+        rows.append(sample(m, cond, seeds=range(len(cond)), guidance=st.guidance))
     cols = [f"{st.forget_class} (seed {i})" for i in range(n_show)] + list(st.others)
     rows_ = ["base"] + st.methods_class
     return save_grid(st.run, np.concatenate(rows), "class_samples", ncol=len(cond), scale=4, rows=rows_, cols=cols)
@@ -2257,9 +2518,10 @@ def rgd_finish(st: Study, fid_ran: bool) -> str:
     "Write 04_rgd's meta.json (both parts' backbones, samplers, judges and evaluators) and move the run into place."
     from unlearn_study import evaluators
 
-    def part(name, bb):
+    def part(name, bb, guidance=None):
+        steps = st.P.eval_steps or bb.sample_steps
         return dict(
-            name=name, sampler=bb.sampler, sample_steps=st.P.eval_steps or bb.sample_steps, guidance=bb.guidance
+            name=name, sampler=bb.sampler, sample_steps=steps, guidance=bb.guidance if guidance is None else guidance
         )
 
     used = [b for b in (st.base_class, st.base_text) if b is not None]  # the parts that ran
@@ -2275,7 +2537,8 @@ def rgd_finish(st: Study, fid_ran: bool) -> str:
         st,
         sampler=", ".join(sorted({b.sampler for b in used})),
         sample_steps=st.P.eval_steps or max(b.sample_steps for b in used),
-        class_backbone=part(st.bb_class, st.base_class) if st.methods_class else None,
+        class_backbone=part(st.bb_class, st.base_class, st.guidance) if st.methods_class else None,
+        class_sampling=rgd_class_sampling(st) if st.methods_class else None,
         concept_backbone=part(st.bb_text, st.base_text) if st.methods_concept else None,
         judge=judge,
         fid=evaluators.fid_info() if fid_ran else None,

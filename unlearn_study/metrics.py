@@ -18,13 +18,41 @@ from .world import load_world_spec, sample_attributes, render
 ASSETS = Path(__file__).parent / "assets" if "__file__" in globals() else Path("../unlearn_study/assets")
 
 
-class Judge(nn.Module):
-    "A small CNN with one classification head per attribute."
+JUDGE_ARCHS = ("cnn", "resnet18")  # the judge's body: the small CNN (toy world), or the papers' CIFAR ResNet-18
 
-    def __init__(self, heads: dict, width: int = 48):  # attribute -> list of class names
+
+def cifar_resnet18() -> nn.Module:
+    """torchvision's ResNet-18 in its standard CIFAR form (He et al. 2016, §4.2; kuangliu/pytorch-cifar): a 3×3
+    stride-1 stem and no max-pool, so a 32×32 image reaches the last stage at 4×4. Returns the 512 pooled features
+    (the classifier is the judge's head). No pretrained weights: it is trained from scratch."""
+    from torchvision.models import resnet18
+
+    net = resnet18(weights=None)
+    net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    net.maxpool = nn.Identity()
+    net.fc = nn.Identity()
+    return net
+
+
+class Judge(nn.Module):
+    "A classifier with one head per attribute: a small CNN (`arch='cnn'`) or a CIFAR ResNet-18 (`arch='resnet18'`)."
+
+    def __init__(
+        self,
+        heads: dict,  # attribute -> list of class names
+        width: int = 48,  # the CNN's width (the ResNet's widths are its own)
+        arch: str = "cnn",  # one of `JUDGE_ARCHS`
+    ):
         super().__init__()
+        if arch not in JUDGE_ARCHS:
+            raise StudyError(f"arch={arch!r}: choose one of {', '.join(map(repr, JUDGE_ARCHS))}")
         self.heads_spec = {k: list(v) for k, v in heads.items()}
-        self.width = w = width
+        self.width, self.arch = width, arch
+        if arch == "resnet18":
+            self.body = cifar_resnet18()
+            self.heads = nn.ModuleDict({k: nn.Linear(512, len(v)) for k, v in self.heads_spec.items()})
+            return
+        w = width
 
         def block(i, o):
             return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU()]
@@ -76,8 +104,9 @@ def world_heads(spec=None) -> dict:
     }
 
 # %% auto #0
-__all__ = ['ASSETS', 'CIFAR10_JUDGE', 'Judge', 'world_heads', 'train_judge', 'save_judge', 'load_judge', 'class_judge_accuracy',
-           'train_class_judge', 'load_cifar10_judge', 'UA', 'RA', 'concept_rate', 'AR_DiMRA', 'prompt_alignment',
+__all__ = ['ASSETS', 'JUDGE_ARCHS', 'CIFAR10_JUDGE', 'PAPER_JUDGE_ACCURACY', 'cifar_resnet18', 'Judge', 'world_heads',
+           'train_judge', 'save_judge', 'load_judge', 'class_judge_accuracy', 'train_class_judge',
+           'judge_accuracy_warning', 'load_cifar10_judge', 'UA', 'RA', 'concept_rate', 'AR_DiMRA', 'prompt_alignment',
            'check_not_collapsed', 'eval_class_model', 'eval_prompts', 'cached_evaluation', 'concept_prompts',
            'eval_concept']
 
@@ -135,7 +164,13 @@ def save_judge(judge: Judge, path, **info) -> Path:
     )
     write_json(
         path / "judge.json",
-        {"heads": judge.heads_spec, "head_order": list(judge.heads_spec), "width": judge.width, **info},
+        {
+            "heads": judge.heads_spec,
+            "head_order": list(judge.heads_spec),
+            "width": judge.width,
+            "arch": judge.arch,
+            **info,
+        },
     )
     return path
 
@@ -148,7 +183,8 @@ def load_judge(path=None, device="cpu") -> Judge:
     if not (path / "judge.json").exists():
         raise MissingResourceError(f"no judge at {path}: train one with nbs/08_pretrain.ipynb")
     meta = read_json(path / "judge.json")
-    judge = Judge({k: meta["heads"][k] for k in meta.get("head_order", meta["heads"])}, width=meta.get("width", 48))
+    heads = {k: meta["heads"][k] for k in meta.get("head_order", meta["heads"])}
+    judge = Judge(heads, width=meta.get("width", 48), arch=meta.get("arch", "cnn"))  # judges saved before `arch`: CNNs
     try:
         judge.load_state_dict(load_file(str(path / "judge.safetensors")))
     except Exception as e:
@@ -240,9 +276,12 @@ def train_class_judge(
     seed: int = 0,
     val_fraction: float = 0.1,  # stratified share of the images held out to measure accuracy
     augment: bool = True,  # random crop (padding 4) + horizontal flip
-    width: int = 48,  # the Judge's width
+    width: int = 48,  # the CNN judge's width
     device="auto",
     progress: bool = False,
+    arch: str = "cnn",  # "cnn" (the small CNN) or "resnet18" (the papers' kind of CIFAR classifier)
+    optimizer: str = "adamw",  # "adamw" (one-cycle schedule) or "sgd" (momentum 0.9, cosine to 0: the ResNet recipe)
+    weight_decay: float = 5e-4,
 ) -> tuple[Judge, dict]:
     "Train a one-head (`object`) judge on labelled images; return it (eval mode, on `device`) and its held-out accuracy."
     from unlearn_study.core import get_device
@@ -257,7 +296,12 @@ def train_class_judge(
     ):
         check_number(k, v, lo=lo, integer=True)
     check_number("lr", lr, lo=0)
+    check_number("weight_decay", weight_decay, lo=0)
     check_number("val_fraction", val_fraction, lo=0, hi=0.9)
+    if arch not in JUDGE_ARCHS:
+        raise StudyError(f"arch={arch!r}: choose one of {', '.join(map(repr, JUDGE_ARCHS))}")
+    if optimizer not in ("adamw", "sgd"):
+        raise StudyError(f"optimizer={optimizer!r}: choose 'adamw' or 'sgd'")
     names = _class_names(data, class_names)
     imgs, labels = _images_labels(data, res)
     if len(labels) == 0:
@@ -279,9 +323,13 @@ def train_class_judge(
     g = torch.Generator().manual_seed(seed)
     x_tr = torch.as_tensor(imgs[tr]).to(dev)
     y_tr = torch.as_tensor(labels[tr]).to(dev)
-    judge = Judge({"object": names}, width=width).to(dev)
-    opt = torch.optim.AdamW(judge.parameters(), lr=lr, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    judge = Judge({"object": names}, width=width, arch=arch).to(dev)
+    if optimizer == "sgd":  # the standard CIFAR ResNet recipe: SGD, momentum 0.9, cosine annealing of lr to 0
+        opt = torch.optim.SGD(judge.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    else:
+        opt = torch.optim.AdamW(judge.parameters(), lr=lr, weight_decay=weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     judge.train()
     losses = []
     for step in tqdm(range(steps), disable=not progress, desc="class judge"):
@@ -306,6 +354,28 @@ def train_class_judge(
         n_train=int(len(tr)), n_val=int(len(va)), final_loss=float(torch.stack(losses[-max(1, steps // 20) :]).mean())
     )
     return judge, acc
+
+
+PAPER_JUDGE_ACCURACY = 0.94  # the papers' CIFAR-10 classifiers reach at least this test accuracy
+
+
+def judge_accuracy_warning(
+    meta: dict,  # a judge's judge.json
+) -> str | None:
+    """The warning to print when a CIFAR-10 judge is less accurate than the papers' classifiers (its test-split
+    accuracy, else its held-out accuracy): its UA/RA are then not comparable with the papers'. None when it is
+    accurate enough."""
+    acc, which = meta.get("test_accuracy"), "test"
+    if acc is None:
+        acc, which = meta.get("held_out_accuracy"), "held-out"
+    if acc is not None and acc >= PAPER_JUDGE_ACCURACY:
+        return None
+    said = "unknown" if acc is None else f"{acc:.1%}"
+    return (
+        f"WARNING: this CIFAR-10 judge's {which} accuracy is {said}, below the {PAPER_JUDGE_ACCURACY:.0%} of the "
+        "papers' classifiers: UA/RA measured with it are NOT comparable with the papers' numbers (train the `paper` "
+        "recipe: `papermill nbs/08_pretrain.ipynb out.ipynb -p backbone cifar10-judge -p scale paper`)."
+    )
 
 
 def load_cifar10_judge(
