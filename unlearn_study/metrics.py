@@ -504,9 +504,17 @@ def eval_prompts(
     steps=None,
     guidance=None,
     attrs=("object", "colour", "style", "background"),
+    cache: bool | None = None,  # store the result by the model's and judge's weights (None: $UNLEARN_EVAL_CACHE is "1")
 ) -> dict:
     "Sample one image per prompt and judge how many asked attributes were rendered."
+    import hashlib, os
     from unlearn_study.backbones import sample
+
+    if cache if cache is not None else os.environ.get("UNLEARN_EVAL_CACHE") == "1":
+        table = hashlib.sha256(prompts.reset_index(drop=True).to_json(orient="split").encode()).hexdigest()
+        settings = dict(prompts=table, seed=seed, steps=steps, guidance=guidance, attrs=list(attrs))
+        again = lambda: eval_prompts(bb, judge, prompts, seed, steps, guidance, attrs, cache=False)
+        return cached_evaluation(bb, judge, settings, again, kind="prompts")
 
     seeds = [seed * 1_000_003 + i for i in range(len(prompts))]
     imgs = sample(bb, prompts["caption"].tolist(), seeds=seeds, steps=steps, guidance=guidance)
@@ -514,7 +522,7 @@ def eval_prompts(
     return {**prompt_alignment(pred, prompts.reset_index(drop=True), attrs), "images": imgs, "pred": pred}
 
 # %% ../nbs/01e_metrics.ipynb #a18b8b20
-def cached_evaluation(bb, judge, settings: dict, evaluate) -> dict:
+def cached_evaluation(bb, judge, settings: dict, evaluate, kind: str = "class") -> dict:
     """`evaluate()`, stored in the cache under the model's weights and sampling defaults, the judge's weights and
     `settings`; a repeat (another notebook evaluating the same shipped base or oracle) reads it back. Sampling with
     per-sample seeds is deterministic, so a hit returns what the evaluation would compute."""
@@ -523,12 +531,14 @@ def cached_evaluation(bb, judge, settings: dict, evaluate) -> dict:
     from unlearn_study.experiment import fingerprint, weights_hash
 
     key = {
-        "evaluation": "class",
+        "evaluation": kind,
         "model": fingerprint(bb),
         "sampling": [type(bb.scheduler).__name__, dict(bb.scheduler.config), bb.sample_steps, bb.sampler, bb.guidance],
         "judge": weights_hash(judge),
         **settings,
     }
+    if bb.text_encoder is not None:  # a text model is its U-Net and its text encoder (the embedding attack edits it)
+        key["text_encoder"] = weights_hash(bb.text_encoder)
 
     def make(folder):
         (folder / "result.pkl").write_bytes(pickle.dumps(evaluate()))
