@@ -287,7 +287,7 @@ for s in in_site:
     rel = s.relative_to(nbs)
     if (proc / rel).exists():
         load(rel, title="Method registry" if rel == Path("methods/registry.ipynb") else None)  # "Methods" is the table
-FINDING = {"02_resurgence": "Finding 1: concept resurgence", "03_dimra": "Finding 2: DiMRA reversal", "04_rgd": "Finding 3: RGD alignment"}
+FINDING = {"02_resurgence": "Finding 1: concept resurgence", "03_dimra": "Finding 2: DiMRA reversal", "04_rgd": "Finding 3: RGD alignment", "05_robustness": "Robustness: every method against every attack"}
 for r in reports:
     html_copy = r.with_suffix(".html")
     intro = (

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Create/refresh the environment, then run the study: the three finding notebooks, executed by papermill
+# Create/refresh the environment, then run the study: the four finding notebooks, executed by papermill
 # at `-p scale default`, each saved to reports/ as an executed .ipynb plus an HTML rendering.
 #
-#   bash scripts/study.sh                           # the three finding notebooks
+#   bash scripts/study.sh                           # the four finding notebooks
 #   bash scripts/study.sh -y "seeds: [0, 1, 2]"    # extra arguments go to every papermill call (-p k v, -y yaml)
 #   SCALE=smoke bash scripts/study.sh               # a quick pass;  REPORTS=out bash scripts/study.sh
 #
-# Runs the three finding notebooks (nbs/02_resurgence, 03_dimra, 04_rgd) from nbs/, as Jupyter would; a missing one
-# stops the script before anything runs. A failing notebook does not stop the others; the exit status is 1 if any
+# Runs the four finding notebooks (nbs/02_resurgence, 03_dimra, 04_rgd, 05_robustness) from nbs/, as Jupyter would; a
+# missing one stops the script before anything runs. A failing notebook does not stop the others; the exit status is 1 if any
 # failed (its executed copy, with the traceback, is still written).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,7 +20,7 @@ export UNLEARN_PROGRESS=${UNLEARN_PROGRESS:-lines}  # the reports get a progress
 REPORTS=${REPORTS:-reports}
 SCALE=${SCALE:-default}
 
-FINDINGS=(nbs/02_resurgence.ipynb nbs/03_dimra.ipynb nbs/04_rgd.ipynb)
+FINDINGS=(nbs/02_resurgence.ipynb nbs/03_dimra.ipynb nbs/04_rgd.ipynb nbs/05_robustness.ipynb)
 todo=("${FINDINGS[@]}")
 for nb in "${todo[@]}"; do
   [ -f "$nb" ] || { echo "study.sh: $nb is missing from $(pwd)" >&2; exit 2; }
@@ -35,7 +35,7 @@ case " $* " in *" --prepare-only "*) ;; *)
 esac
 # Independent 1-thread jobs side by side (on a shared 2-core machine two threads per job ran 50-80x slower than one):
 # JOBS notebooks at a time (default: all of them), each with UNLEARN_THREADS threads (default 1). They share the model
-# cache: a model two notebooks need (03's and 04's class models, 02's and 04's erased toy-t2i models) is built by
+# cache: a model two notebooks need (03's, 04's and 05's class models, 02's, 04's and 05's erased toy-t2i models) is built by
 # whichever gets there first while the other waits on the cache entry's lock, then loaded, so no work is done twice
 # and the two cores stay busy.
 export UNLEARN_THREADS=${UNLEARN_THREADS_PER_JOB:-1}

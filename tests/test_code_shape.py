@@ -7,7 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / "nbs"
-EXPERIMENTS = sorted(NBS.glob("0[2-4]_*.ipynb"))
+EXPERIMENTS = sorted(NBS.glob("0[2-5]_*.ipynb"))
 METHODS = sorted((ROOT / "unlearn_study" / "methods").glob("*.py"))
 SHARED = {"__init__", "blocks", "registry"}   # what a method may import from its own package
 

@@ -17,6 +17,7 @@ EXPERIMENTS = {  # notebook -> parameters its papermill `parameters` cell must d
     "02_resurgence.ipynb": {"scale", "seeds", "device", "out_dir", "backbone", "methods"},
     "03_dimra.ipynb": {"scale", "seeds", "device", "out_dir", "backbone", "methods"},
     "04_rgd.ipynb": {"scale", "seeds", "device", "out_dir", "backbone", "methods"},
+    "05_robustness.ipynb": {"scale", "seeds", "device", "out_dir", "class_backbone", "text_backbone", "methods", "attacks"},
     "08_pretrain.ipynb": {"scale", "device", "out_dir"},  # scripts/study.sh passes `-p scale smoke` to it
 }
 COMMANDS = ("bash scripts/study.sh", "bash scripts/test.sh")

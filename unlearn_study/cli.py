@@ -12,6 +12,7 @@ FINDINGS = {  # the name `run` takes -> the notebook
     "resurgence": "02_resurgence.ipynb",
     "dimra": "03_dimra.ipynb",
     "rgd": "04_rgd.ipynb",
+    "robustness": "05_robustness.ipynb",
     "pretrain": "08_pretrain.ipynb",
 }
 
@@ -83,7 +84,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run a finding notebook through papermill",
         description=("Run an experiment notebook with parameters; the executed notebook is the report."),
     )
-    r.add_argument("finding", choices=list(FINDINGS), help="resurgence (02), dimra (03), rgd (04), pretrain (08)")
+    r.add_argument(
+        "finding", choices=list(FINDINGS), help="resurgence (02), dimra (03), rgd (04), robustness (05), pretrain (08)"
+    )
     r.add_argument(
         "-p",
         "--parameter",
