@@ -14,8 +14,8 @@ from ..train import ImageData, FitConfig, fit, diffusion_loss
 
 # %% auto #0
 __all__ = ['TRAIN_METHODS', 'PSEUDO', 'renamed', 'as_image_data', 'check_class_sets', 'infer_concept', 'train_params',
-           'AscentGuard', 'fit_guarded', 'pseudo_conditions', 'random_label_loss', 'retain_loss', 'batch_gradient_sum',
-           'inner', 'restrict', 'take_grads', 'set_restricted_grads']
+           'AscentGuard', 'fit_guarded', 'pseudo_conditions', 'random_label_loss', 'retain_loss', 'random_label_terms',
+           'batch_gradient_sum', 'inner', 'restrict', 'take_grads', 'set_restricted_grads']
 
 # %% ../../nbs/methods/blocks.ipynb #c228ffa5
 def renamed(**old_to_new: str):
@@ -247,6 +247,19 @@ def retain_loss(bb: Backbone, x0, cond, generator, reduction: str) -> torch.Tens
     "The DDPM loss on a retain batch, per-element mean or (SalUn DDPM) per-sample sum."
     loss = diffusion_loss(bb, x0, cond, generator)
     return loss * math.prod(latent_shape(bb)) if reduction == "sum" else loss
+
+
+def random_label_terms(model: Backbone, forget, retain, cfg, gen, pseudo: str) -> tuple:
+    """One step's two terms of L_f + α·L_r, as RL, SalUn and Meta-Unlearning draw them: a retain batch (with
+    `cfg.cond_dropout`) and its `retain_loss`, then a forget batch with its pseudo conditions c′ and its
+    `random_label_loss`. `cfg` needs batch_size, cond_dropout, retain_reduction, concept and anchor. Returns (L_f, L_r).
+    """
+    xr, cr = retain.random_batch(model, cfg.batch_size, gen, cond_dropout=cfg.cond_dropout)
+    lr = retain_loss(model, xr, cr, gen, cfg.retain_reduction)
+    idx = torch.randint(0, len(forget), (cfg.batch_size,), generator=gen)
+    xf, cf = forget.batch(model, idx)
+    pc = pseudo_conditions(model, forget, retain, idx, gen, pseudo, cfg.concept, cfg.anchor)
+    return random_label_loss(model, xf, cf, pc, gen), lr
 
 # %% ../../nbs/methods/blocks.ipynb #d4112d3d
 def batch_gradient_sum(

@@ -11,7 +11,7 @@ from ..core import StudyError, check_number, check_choice
 from ..backbones import Backbone
 from ..train import ImageData, FitConfig, fit, diffusion_loss
 from .blocks import PSEUDO, as_image_data, check_class_sets
-from .blocks import pseudo_conditions, random_label_loss, retain_loss
+from .blocks import pseudo_conditions, random_label_loss, random_label_terms, retain_loss
 
 
 @dataclass
@@ -197,12 +197,7 @@ def meta_step(
     pseudo = cfg.pseudo or PSEUDO[model.kind][0]
 
     def step_fn(step, gen, backward):
-        xr, cr = retain.random_batch(model, cfg.batch_size, gen, cond_dropout=cfg.cond_dropout)
-        lr_ = retain_loss(model, xr, cr, gen, cfg.retain_reduction)
-        idx = torch.randint(0, len(forget), (cfg.batch_size,), generator=gen)
-        xf, cf = forget.batch(model, idx)
-        pc = pseudo_conditions(model, forget, retain, idx, gen, pseudo, cfg.concept, cfg.anchor)
-        lf = random_label_loss(model, xf, cf, pc, gen)
+        lf, lr_ = random_label_terms(model, forget, retain, cfg, gen, pseudo)
         loss = lf + cfg.retain_weight * lr_
         logs = {"forget_loss": lf.item(), "retain_loss": lr_.item()}
         held, _ = ddpm_losses(

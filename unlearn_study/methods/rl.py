@@ -11,7 +11,7 @@ from ..core import StudyError, check_number, check_choice
 from ..backbones import Backbone
 from ..train import ImageData, FitConfig, fit
 from .blocks import PSEUDO, as_image_data, check_class_sets, renamed
-from .blocks import pseudo_conditions, random_label_loss, retain_loss
+from .blocks import pseudo_conditions, random_label_loss, random_label_terms, retain_loss
 
 # %% auto #0
 __all__ = ['SD14', 'TOY', 'Config', 'default_config', 'random_label_step', 'unlearn']
@@ -92,12 +92,7 @@ def random_label_step(model: Backbone, forget: ImageData, retain: ImageData, cfg
     pseudo = cfg.pseudo or PSEUDO[model.kind][0]
 
     def step_fn(step, gen, backward):
-        xr, cr = retain.random_batch(model, cfg.batch_size, gen, cond_dropout=cfg.cond_dropout)
-        lr = retain_loss(model, xr, cr, gen, cfg.retain_reduction)
-        idx = torch.randint(0, len(forget), (cfg.batch_size,), generator=gen)
-        xf, cf = forget.batch(model, idx)
-        pc = pseudo_conditions(model, forget, retain, idx, gen, pseudo, cfg.concept, cfg.anchor)
-        lf = random_label_loss(model, xf, cf, pc, gen)
+        lf, lr = random_label_terms(model, forget, retain, cfg, gen, pseudo)
         backward(lf + cfg.retain_weight * lr)
         return {"forget_loss": lf.item(), "retain_loss": lr.item()}
 
