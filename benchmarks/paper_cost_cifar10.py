@@ -6,9 +6,10 @@
     python benchmarks/paper_cost_cifar10.py --finding dimra --tflops 150 --md benchmarks/results/paper_cost_03_150tflops.md
 
 Units (`bench_cifar10_twin.py`): `train` = one image through a training step of the whole U-Net (forward, backward,
-Adam; measured as a step of 128 images / 128), `samp` = one sampling step of one image without guidance (every CIFAR-10
-evaluation here samples at guidance 1), `judge` = a judge forward of one image, `incep` = an Inception feature pass of
-one image (FID). GPU time = FLOPs / an ASSUMED sustained throughput (default 400 TFLOP/s), unless the units file was
+Adam; measured as a step of 128 images / 128), `samp` = one sampling step of one image without guidance (a guided
+step, at 03's default guidance `findings.PAPER_GUIDANCE["cifar10"]` = 3.0, is two: conditional and unconditional),
+`judge` = a judge forward of one image (the small CNN's; the ResNet-18 judge is ~5x that, still < 1 % of a sampled
+image), `incep` = an Inception feature pass of one image (FID). GPU time = FLOPs / an ASSUMED sustained throughput (default 400 TFLOP/s), unless the units file was
 measured on a GPU, in which case its seconds are used. Step counts and batch sizes are read from the package:
 `backbones.CIFAR10_RECIPES["paper"]` (pretraining), `findings.DIMRA["paper"]` and each method's cifar10 configuration
 through `experiment.run_config` (03). Unit counts per stage are written out, so the formula can be checked by hand.
@@ -29,13 +30,15 @@ def parse(argv=None):
     ap.add_argument("--sample-steps", type=int, default=None, help="sampler steps per image (default: the cifar10 "
                     "backbone's: 50 DDIM steps; DDPM's own FID used 1000 ancestral steps)")
     ap.add_argument("--methods", default=None, help="03's methods (default: the notebook's)")
+    ap.add_argument("--guidance", type=float, default=None, help="03's classifier-free guidance (default: the papers', "
+                    "findings.PAPER_GUIDANCE['cifar10']); any value but 1 doubles every sampling step")
     ap.add_argument("--md", default=None, help="also write the table as markdown")
     return ap.parse_args(argv)
 
 
-def samples(n: int, steps: int) -> dict:
-    "n generated images, each judged."
-    return {"samp": n * steps, "judge": n}
+def samples(n: int, steps: int, passes: int = 1) -> dict:
+    "n generated images, each judged; `passes` U-Net passes per sampling step (2 with classifier-free guidance)."
+    return {"samp": n * steps * passes, "judge": n}
 
 
 def stages_pretrain(steps: int):
@@ -68,17 +71,19 @@ def method_units(method: str, cfg, P, steps: int) -> dict:
     return {"train": c.steps * c.batch_size * 2}  # graddiff: forget + retain batch per step
 
 
-def stages_dimra(P, steps: int, methods: list):
-    "(stage, unit counts) of 03_dimra at scale='paper': every seed, every method, the curves and the attack."
+def stages_dimra(P, steps: int, methods: list, passes: int = 2, n_ref: int = 45_000):
+    """(stage, unit counts) of 03_dimra at scale='paper': every seed, every method, the curves, the attack and the FIDs
+    (`passes` U-Net passes per sampling step; `n_ref` real images in the FID reference: CIFAR-10's training set but the
+    class)."""
     from unlearn_study.experiment import run_config
 
     bb = types.SimpleNamespace(name="cifar10", kind="class")
     cfgs = {m: run_config(m, bb, "paper", seed=0, steps=P.method_steps, overrides=P.overrides) for m in methods}
     seeds = 3  # 03's default seeds=(0, 1, 2); DIMRA["paper"].n_seeds is None: all run
     k = 10  # classes
-    point = samples(k * P.n_eval, steps)  # UA / RA: n_eval samples of every class
+    point = samples(k * P.n_eval, steps, passes)  # UA / RA: n_eval samples of every class
     n_points = P.attack_steps // P.eval_every + 1  # step 0 and every eval_every
-    att_point = samples(P.n_eval + (k - 1) * max(2, P.n_eval // 5), steps)  # AR_DiMRA (forget class) + RA (others)
+    att_point = samples(P.n_eval + (k - 1) * max(2, P.n_eval // 5), steps, passes)  # AR_DiMRA (forget class) + RA (others)
     rows = [(f"measure the base ({k} x {P.n_eval} samples, x {seeds} seeds)", {u: seeds * n for u, n in point.items()})]
     for m in methods:
         c = cfgs[m]
@@ -93,7 +98,7 @@ def stages_dimra(P, steps: int, methods: list):
         for frac in P.curve_fracs:
             for n, v in method_units(m, dataclasses.replace(c, steps=max(1, int(c.steps * frac))), P, steps).items():
                 u[n] = u.get(n, 0) + v
-        for n, v in samples(k * max(10, P.n_eval // 2), steps).items():
+        for n, v in samples(k * max(10, P.n_eval // 2), steps, passes).items():
             u[n] = u.get(n, 0) + (len(P.curve_fracs) + 1) * v
         rows.append((f"unlearning curve of {m} (fractions {', '.join(map(str, P.curve_fracs))}; first seed)", u))
     for m in methods:
@@ -101,6 +106,10 @@ def stages_dimra(P, steps: int, methods: list):
         u.update({n: seeds * n_points * v for n, v in att_point.items()})
         rows.append((f"DiMRA on {m} ({P.attack_steps:,} steps at batch {P.attack_batch}, {n_points} measurements; "
                      f"x {seeds} seeds)", u))
+    if P.n_fid >= 2:  # the base, then each method's unlearned and attacked model, of the first `fid_seeds` seeds
+        models = P.fid_seeds * (1 + 2 * len(methods))
+        u = {"samp": models * P.n_fid * steps * passes, "incep": models * P.n_fid + n_ref}
+        rows.append((f"FID of {models} models ({P.n_fid:,} samples each; reference {n_ref:,} training images)", u))
     return rows, cfgs
 
 
@@ -116,12 +125,15 @@ def main(argv=None) -> str:
     steps = a.sample_steps or build_cifar10(channels=(32, 64)).sample_steps
     cost = {k: (by[v]["seconds"] if gpu else by[v]["flops"] / (a.tflops * 1e12)) for k, v in NAME.items()}
     flops = {k: by[v]["flops"] for k, v in NAME.items()}
+    from unlearn_study.findings import PAPER_GUIDANCE
+
+    guidance = PAPER_GUIDANCE["cifar10"] if a.guidance is None else a.guidance
     if a.finding == "pretrain":
         plan, what = stages_pretrain(steps), "08_pretrain's cifar10 base (`backbones.CIFAR10_RECIPES[\"paper\"]`)"
     else:
         methods = [m.strip() for m in (a.methods or "salun,sfron,graddiff,rgd,dimum,retrain").split(",")]
-        plan, _ = stages_dimra(DIMRA["paper"], steps, methods)
-        what = f"`03_dimra` at `scale=\"paper\"` on CIFAR-10, 3 seeds, {len(methods)} methods"
+        plan, _ = stages_dimra(DIMRA["paper"], steps, methods, passes=1 if guidance == 1 else 2)
+        what = f"`03_dimra` at `scale=\"paper\"` on CIFAR-10, 3 seeds, {len(methods)} methods, guidance {guidance:g}"
     how = "measured seconds per unit" if gpu else f"FLOPs / {a.tflops:.0f} TFLOP/s (ASSUMED throughput)"
     rows, total, total_pf = [], 0.0, 0.0
     for stage, u in plan:

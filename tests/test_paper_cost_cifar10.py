@@ -41,7 +41,11 @@ def test_dimra_cost_counts_every_seed_method_and_measurement(tmp_path):
     att = next(l for l in out.splitlines() if l.startswith("| DiMRA on salun"))
     assert f"{3 * P.attack_steps * P.attack_batch:,} train" in att, att   # 3 seeds of the attack's steps x batch
     base = next(l for l in out.splitlines() if l.startswith("| measure the base"))
-    assert f"{3 * 10 * P.n_eval * 50:,} samp" in base, base              # 3 seeds x 10 classes x n_eval x 50 steps
+    assert f"{3 * 10 * P.n_eval * 50 * 2:,} samp" in base, base          # 3 seeds x 10 classes x n_eval x 50 guided steps
+    fid = next(l for l in out.splitlines() if l.startswith("| FID of"))   # base + 6 unlearned + 6 attacked, first seed
+    assert f"{13 * P.n_fid * 50 * 2:,} samp" in fid and f"{13 * P.n_fid + 45_000:,} incep" in fid, fid
+    plain = next(l for l in run("--finding", "dimra", "--guidance", "1").splitlines() if l.startswith("| measure the base"))
+    assert f"{3 * 10 * P.n_eval * 50:,} samp" in plain, plain             # no guidance: one pass per step
 
 
 @pytest.mark.parametrize("finding,nb", [("pretrain", "08"), ("dimra", "03")])
