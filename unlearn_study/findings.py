@@ -797,7 +797,7 @@ def dimra_report(
     return table, verdict, "\n".join(lines)
 
 # %% ../nbs/01h_findings.ipynb #dd481bf0
-TEXT_METHODS = ("ga", "graddiff", "salun", "rg", "rgd", "graddiffd", "dimum", "retrain", "mace", "esd")
+TEXT_METHODS = ("ga", "graddiff", "salun", "rg", "rgd", "graddiffd", "dimum", "metaunlearn", "retrain", "mace", "esd")
 
 
 @dataclass(frozen=True)
