@@ -39,7 +39,9 @@ DOC_MARK = "@@SITE_DOC@@"  # @@SITE_DOC@@<module>#<anchor>: resolved against the
 LIB = "unlearn_study"
 
 cfg = get_config()
-nbs, proc = Path(cfg.nbs_path).resolve(), (Path(cfg.config_path) / "_proc").resolve()
+# $PROC_DIR: where the processed pages go (default _proc/); the tests give each build its own, so that two builds at
+# once (two test workers) never delete each other's pages
+nbs, proc = Path(cfg.nbs_path).resolve(), Path(os.environ.get("PROC_DIR") or Path(cfg.config_path) / "_proc").resolve()
 site = Path(os.environ["SITE_DIR"]).resolve()
 ini = ConfigParser(delimiters=["="])
 ini.read("settings.ini")

@@ -66,7 +66,7 @@ def site(tmp_path_factory):        # module-scoped site was then built twice (CI
     "The whole site, built as CI builds it: offline (no network namespace where the kernel allows it)."
     tmp = tmp_path_factory.mktemp("docs")
     env = dict(os.environ, UNLEARN_SKIP_SETUP="1", UNLEARN_VENV=sys.prefix, SITE_DIR=str(tmp / "site"),
-               README_OUT=str(tmp / "README.md"))
+               README_OUT=str(tmp / "README.md"), PROC_DIR=str(tmp / "_proc"))  # its own _proc: builds never collide
     cmd = ["bash", "scripts/build_docs.sh"]
     if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
         cmd = ["unshare", "-n"] + cmd
