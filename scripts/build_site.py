@@ -174,10 +174,23 @@ def make_exec(mod):
     return exec_module_docs
 
 
+_math = re.compile(r"\$\$.*?\$\$|(?<![\\$])\$[^$\n]+\$", re.S)
+
+
+def primes_for_mathjax(cell):
+    "MathJax 2.7 (jupyter-server-mathjax) renders `c'` as [Math Processing Error]: write primes as ^{\\prime}."
+    if cell.cell_type == "markdown" and "'" in cell.source and "$" in cell.source:
+        def fix(m):  # a span with a backtick or over 400 characters is prose between two `$VARS`, not math
+            t = m.group(0)
+            return t if "`" in t or len(t) > 400 else re.sub(r"'+", lambda q: "^{" + "\\prime" * len(q.group(0)) + "}", t)
+
+        cell.source = _math.sub(fix, cell.source)
+
+
 def procs_for(mod, execute=True):
     class Procs(FilterDefaults):
         def base_procs(self):
-            out = []
+            out = [primes_for_mathjax]
             for p in super().base_procs():
                 if p is exec_show_docs:
                     if execute:

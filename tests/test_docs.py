@@ -235,7 +235,7 @@ def dom(path):
     return res.stdout
 
 
-@pytest.mark.parametrize("rel", ["methods/mace.html", "methods/rgd.html", "index.html"])
+@pytest.mark.parametrize("rel", ["methods/mace.html", "methods/rgd.html", "methods/rl.html", "index.html"])
 def test_math_renders_offline(site, rel):
     f = site["dir"] / rel
     if rel == "index.html":  # the home page has no math; it still must not load anything from outside
