@@ -16,7 +16,7 @@ from unlearn_study.train import diffusion_loss
 p = argparse.ArgumentParser()
 p.add_argument("--threads", type=int, default=None)
 p.add_argument("--steps", type=int, default=10)
-p.add_argument("--out", default="benchmarks/results/steps.json")
+p.add_argument("--out", default=None, help="JSON file (default: benchmarks/results/steps.json; --quick: none, only printed)")
 p.add_argument("--quick", action="store_true", help="toy-class training steps only: this host's speed, for reading a run's timing")
 a = p.parse_args()
 threads = set_threads(a.threads); dev = get_device("auto")
@@ -76,4 +76,6 @@ if dev.type == "cuda" and not a.quick:
 elif not a.quick:
     res["sd14_unet"] = "not measured: no CUDA device on this machine"
 res["environment"] = environment_info(dev)
-write_json(a.out, res)
+out = a.out or (None if a.quick else "benchmarks/results/steps.json")  # a quick check never overwrites the full results
+if out:
+    write_json(out, res)
