@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = Path(os.environ.get("UNLEARN_REPORTS", ROOT / "reports"))
-FINDINGS = ["02_resurgence", "03_dimra", "04_rgd"]
+FINDINGS = ["02_resurgence", "03_dimra", "04_rgd", "05_robustness"]
 PLOTTING = re.compile(r"save_figure\(|\w+_grid\(st")  # cells that draw a figure or an image grid
 
 
