@@ -572,7 +572,18 @@ def robust_finding(st: Study, kind: str, per: pd.DataFrame, overall: pd.DataFram
     "The setting's finding, in sentences computed from the scores."
     bb, target = st.backbones[kind], st.target[kind]
     s = states[states.setting == kind]
-    skipped = s[~s.status.isin(["ok", "reference"])].groupby("method").status.first()
+    bad = s[~s.status.isin(["ok", "reference"])]
+    n_seeds = s.groupby("method").size()
+
+    def why(m):  # "collapsed" when on every seed, else "collapsed on seed 1" (the other seeds were attacked)
+        g = bad[bad.method == m]
+        what = " / ".join(sorted(set(g.status)))
+        if len(g) == n_seeds[m] or "seed" not in g:
+            return what
+        return f"{what} on seed{'s' if len(g) > 1 else ''} {', '.join(str(x) for x in g.seed)}"
+
+    skipped = {m: why(m) for m in bad.method.unique()}
+    never = {m for m in skipped if (bad.method == m).sum() == n_seeds[m]}  # not attacked on any seed
     ranked = overall[overall.method.isin(st.methods[kind]) & overall.score_mean.notna()]
     ranked = ranked.sort_values("score_mean", ascending=False)
     ref = (
@@ -608,7 +619,7 @@ def robust_finding(st: Study, kind: str, per: pd.DataFrame, overall: pd.DataFram
             f"{', '.join(brk) or 'none'}" + (f"; partly by {', '.join(part)}" if part else "") + "."
         )
     for d in [m for m in DEFENCES if m in st.methods[kind]]:
-        if d in skipped.index:
+        if d in never:
             lines.append(f"- The defence **{d}** {skipped[d]}, so it was not attacked.")
             continue
         p = per[(per.method == d)].set_index("attack")
