@@ -416,8 +416,8 @@ def robust_attacks(st: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
                 if method == "base":
                     m, ident, state, status = base, fingerprint(base), base_state, "reference"
                 else:
-                    m, key = (class_model if kind == "class" else text_model)(st, method, seed)
-                    ident = config_hash(key, 16)
+                    m, _ = (class_model if kind == "class" else text_model)(st, method, seed)
+                    ident = fingerprint(m)  # by weights: two methods that made the same model are measured once
                     state = model_state(st, kind, m, ident, seed)
                     status = "reference" if method == ORACLE else model_status(state, base_state)
                 states.append({"setting": kind, "method": method, "seed": seed, **state, "status": status})

@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict, replace
 import torch
 from ..core import StudyError, check_number, check_choice
 from ..backbones import Backbone
-from ..train import ImageData, FitConfig, fit, diffusion_loss
+from ..train import ImageData, FitConfig, fit, diffusion_loss, optimizer
 from .blocks import PSEUDO, as_image_data, check_class_sets
 from .blocks import pseudo_conditions, random_label_loss, random_label_terms, retain_loss
 
@@ -172,7 +172,7 @@ def relearned(model: Backbone, forget: ImageData, cfg, gen) -> Backbone:
     params = list(twin.unet.parameters())
     for p in params:
         p.requires_grad_(True)
-    opt = torch.optim.AdamW(params, lr=cfg.inner_lr, weight_decay=cfg.weight_decay)
+    opt = optimizer(params, twin.device, lr=cfg.inner_lr, weight_decay=cfg.weight_decay)
     n = cfg.meta_batch_size or cfg.batch_size
     steps = cfg.inner_steps or math.ceil(len(forget) / n)
     for _ in range(steps):
