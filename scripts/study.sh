@@ -47,11 +47,12 @@ run_one() {
   shift   # the rest are the caller's papermill arguments
   name=$(basename "$nb" .ipynb); out="$REPORTS/$name.ipynb"; t=$SECONDS
   # 05 has the most work (61 CPU-minutes against 46-52 for each of the others in a clean run): it keeps normal priority
-  # and the others run at nice 3, so that on two cores it gets about two thirds of a core rather than half of one,
-  # and does not finish alone on one core while the other idles. With a core per notebook this changes nothing.
+  # and the others' kernels lower theirs to nice 3 (UNLEARN_NICE, see core.set_threads), so that on two cores 05 gets
+  # more than its half of one and does not finish alone on one core while the other idles. With a core per notebook
+  # this changes nothing.
   local prio=3; [ "$name" = 05_robustness ] && prio=0
   echo "== $nb -> $out (scale=$SCALE, $(date +%H:%M:%S))"
-  if nice -n "$prio" papermill "$nb" "$out" -k python3 --cwd nbs --log-level WARNING -p scale "$SCALE" -p out_dir ../runs "$@" > "$REPORTS/$name.log" 2>&1; then
+  if UNLEARN_NICE=$prio papermill "$nb" "$out" -k python3 --cwd nbs --log-level WARNING -p scale "$SCALE" -p out_dir ../runs "$@" > "$REPORTS/$name.log" 2>&1; then
     echo "== $name finished in $((SECONDS-t)) s"; rc=0
   else
     echo "== $name FAILED after $((SECONDS-t)) s (traceback in $out and $REPORTS/$name.log)" >&2; rc=1

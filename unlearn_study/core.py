@@ -14,10 +14,10 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 
 # %% auto #0
 __all__ = ['TRACKED_PACKAGES', 'OWNER_FILE', 'StudyError', 'MissingResourceError', 'DivergenceError', 'check_finite_loss',
-           'check_choice', 'check_number', 'check_flag', 'check_path', 'set_seed', 'set_threads', 'get_device',
-           'pid_alive', 'plain_modes', 'atomic_write', 'write_json', 'read_json', 'config_hash', 'package_versions',
-           'git_sha', 'environment_info', 'remove_stale', 'RunDir', 'default_cache_root', 'file_lock', 'cached',
-           'Timer', 'progress_bar']
+           'check_choice', 'check_number', 'check_flag', 'check_path', 'set_seed', 'set_threads', 'lower_priority',
+           'get_device', 'pid_alive', 'plain_modes', 'atomic_write', 'write_json', 'read_json', 'config_hash',
+           'package_versions', 'git_sha', 'environment_info', 'remove_stale', 'RunDir', 'default_cache_root',
+           'file_lock', 'cached', 'Timer', 'progress_bar']
 
 # %% ../nbs/00_core.ipynb #578a4ab9
 class StudyError(ValueError):
@@ -108,7 +108,23 @@ def set_threads(n: int | None = None) -> int:  # CPU threads for torch; None rea
     n = int(os.environ.get("UNLEARN_THREADS", "1")) if n is None else n
     check_number("threads", n, lo=1, integer=True)
     torch.set_num_threads(n)
+    if os.environ.get("UNLEARN_NICE"):  # `scripts/study.sh` runs all but its longest notebook at a lower priority
+        lower_priority(int(os.environ["UNLEARN_NICE"]))
     return n
+
+
+def lower_priority(nice: int):
+    """Give this process the CPU priority `nice` (0-19; higher is lower). Linux's autogroup ranks processes of
+    different sessions by their session's nice value, not their own (a Jupyter kernel runs in a session of its own):
+    where it is on, the session's value is set too. A priority above the present one is not asked for."""
+    nice = max(nice, os.getpriority(os.PRIO_PROCESS, 0))
+    os.setpriority(os.PRIO_PROCESS, 0, nice)
+    autogroup = Path("/proc/self/autogroup")
+    if autogroup.exists():
+        try:
+            autogroup.write_text(str(nice))
+        except OSError:  # not allowed here (another user's session, a read-only /proc): the process's own nice holds
+            pass
 
 
 def get_device(device: str = "auto"):  # "auto", "cpu", "cuda", "cuda:N" or "mps"
