@@ -4,6 +4,8 @@ Set at import time (before any test module imports torch or huggingface_hub), so
 subprocesses tests start (papermill kernels, pip, nbdev)."""
 import os, shutil, tempfile
 
+import pytest
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -36,3 +38,18 @@ def pytest_report_header(config):
 def pytest_unconfigure(config):
     if not _WORKER:  # the controller (or a run without xdist) owns the cache; workers leave it to it
         shutil.rmtree(_CACHE, ignore_errors=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `xdist_group` share an expensive fixture (the docs site, the CIFAR-10 world, the wheel) and must run
+    on one worker: xdist's `--dist loadgroup` marks them by suffixing their ids with `@group`. pytest 9 silently broke
+    that (each worker built its own site); stop instead of paying for it again."""
+    if not (_WORKER and config.getvalue("loadgroup")):
+        return
+    lost = [i.nodeid for i in items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid]
+    if lost:
+        raise pytest.UsageError(
+            f"pytest-xdist's loadgroup did not group {len(lost)} tests (e.g. {lost[0]}): this pytest/pytest-xdist pair "
+            "does not support it; install them with -c constraints.txt (pytest<9)"
+        )
