@@ -8,7 +8,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from unlearn_study.core import StudyError
-from unlearn_study.backbones import ToyT2IPipeline, as_pipeline, from_pipeline, load_backbone, sample
+from unlearn_study.backbones import load_backbone, sample
+from unlearn_study.pipeline import ToyT2IPipeline, as_pipeline, from_pipeline
 
 PROMPTS, SEEDS, STEPS = ["a red star on a white background", "a blue ring on a black background"], [3, 7], 3
 META = ("resolution", "max_length", "guidance", "sample_steps", "sampler", "source")

@@ -74,8 +74,7 @@ __all__ = ['BACKBONES', 'SAMPLERS', 'ASSETS', 'SD14_HUB_ID', 'VAE_CHUNK', 'LATEN
            'predict_noise', 'vae_posteriors', 'to_latents', 'from_latents', 'latent_shape', 'to_uint8', 'from_uint8',
            'make_sampler', 'initial_noise', 'sample', 'save_backbone', 'load_checkpoint', 'sd14_status',
            'sd14_missing_message', 'load_sd14', 'save_tiny_sd', 'build_cifar10', 'load_cifar10_data',
-           'resolve_backbone', 'cifar10_home', 'load_backbone', 'clip_tokenizer', 'save_sd14_twin', 'ToyT2IPipeline',
-           'as_pipeline', 'from_pipeline']
+           'resolve_backbone', 'cifar10_home', 'load_backbone', 'clip_tokenizer', 'save_sd14_twin']
 
 # %% ../nbs/01c_backbones.ipynb #2a2451f2
 def _ddpm_schedule():
@@ -855,100 +854,3 @@ def save_sd14_twin(
     )
     pipe.to(dtype=dtype).save_pretrained(path)
     return plain_modes(path)
-
-# %% ../nbs/01c_backbones.ipynb #2d0df42b
-from diffusers import DiffusionPipeline, ImagePipelineOutput, SchedulerMixin, UNet2DConditionModel
-from transformers import PreTrainedModel
-from PIL import Image
-
-_PIPE_META = ("resolution", "max_length", "guidance", "sample_steps", "sampler", "source")
-
-
-class ToyT2IPipeline(DiffusionPipeline):
-    "The `toy-t2i` backbone as a diffusers pipeline: `pipe(prompts).images`, `save_pretrained`, `from_pretrained`."
-
-    model_cpu_offload_seq = "text_encoder->unet"
-
-    def __init__(
-        self,
-        unet: UNet2DConditionModel,
-        scheduler: SchedulerMixin,
-        text_encoder: PreTrainedModel,
-        tokenizer,
-        resolution: int = 16,
-        max_length: int = 16,
-        guidance: float = 1.5,
-        sample_steps: int = 25,
-        sampler: str = "ddim",
-        source: dict | None = None,
-    ):
-        super().__init__()
-        text_encoder.eval().requires_grad_(False)  # frozen, as in every Backbone
-        self.register_modules(unet=unet, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tokenizer)
-        self.register_to_config(
-            resolution=resolution,
-            max_length=max_length,
-            guidance=guidance,
-            sample_steps=sample_steps,
-            sampler=sampler,
-            source=dict(source or {}),
-        )
-
-    @torch.no_grad()
-    def __call__(
-        self,
-        prompt: str | list[str],
-        num_inference_steps: int | None = None,  # default: the backbone's `sample_steps` (25 for toy-t2i)
-        guidance_scale: float | None = None,  # default: the backbone's `guidance` (1.5 for toy-t2i)
-        generator=None,  # a torch.Generator, or a list with one per prompt
-        output_type: str = "pil",  # "pil" (PIL images) or "np" (float N×H×W×3 in [0, 1], as diffusers)
-        return_dict: bool = True,
-        seeds=None,  # instead of `generator`: one seed per prompt, as `sample` takes (default 0, 1, 2, ...)
-        sampler: str | None = None,  # "ddim" or "dpm" (default: the backbone's)
-    ):
-        "One image per prompt, made by `sample` on this pipeline's `Backbone` view."
-        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
-        check_choice("output_type", output_type, ("pil", "np"))
-        if generator is not None and seeds is not None:
-            raise StudyError("pass either `generator` or `seeds`, not both")
-        if generator is not None:
-            seeds = list(generator) if isinstance(generator, (list, tuple)) else [generator] * len(prompts)
-        images = sample(
-            from_pipeline(self),
-            prompts,
-            seeds=seeds,
-            steps=num_inference_steps,
-            guidance=guidance_scale,
-            sampler=sampler,
-        )
-        images = [Image.fromarray(im) for im in images] if output_type == "pil" else images.astype(np.float32) / 255
-        return ImagePipelineOutput(images=images) if return_dict else (images,)
-
-
-def as_pipeline(bb: Backbone) -> ToyT2IPipeline:
-    "A `ToyT2IPipeline` sharing `bb`'s modules (no copy) and defaults."
-    if bb.name != "toy-t2i":
-        hint = (
-            "load it as a StableDiffusionPipeline"
-            if bb.name == "sd14"
-            else "it is class-conditional: sample it with `sample(bb, classes)`"
-        )
-        raise StudyError(f"as_pipeline wraps the toy text-to-image backbone 'toy-t2i', not {bb.name!r}; {hint}")
-    unet = bb.unet.module if hasattr(bb.unet, "module") else bb.unet
-    return ToyT2IPipeline(unet, bb.scheduler, bb.text_encoder, bb.tokenizer, **{k: getattr(bb, k) for k in _PIPE_META})
-
-
-def from_pipeline(pipe: ToyT2IPipeline) -> Backbone:
-    "The `Backbone` view of `pipe`: the same modules (no copy) and defaults, for training, unlearning and `sample`."
-    if not isinstance(pipe, ToyT2IPipeline):
-        raise StudyError(f"from_pipeline needs a ToyT2IPipeline, got {type(pipe).__name__}")
-    meta = {k: pipe.config[k] for k in _PIPE_META}
-    return Backbone(
-        "toy-t2i",
-        pipe.unet,
-        pipe.scheduler,
-        kind="text",
-        text_encoder=pipe.text_encoder,
-        tokenizer=pipe.tokenizer,
-        **{**meta, "source": dict(meta["source"])},
-    )

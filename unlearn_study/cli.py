@@ -55,7 +55,8 @@ def unlearn_command(
     seed: int = 0,
 ) -> Path:
     "Unlearn `forget` from a shipped toy base with `method` and save the model to `out`; returns the folder."
-    from unlearn_study.backbones import load_backbone, save_backbone, as_pipeline
+    from unlearn_study.backbones import load_backbone, save_backbone
+    from unlearn_study.pipeline import as_pipeline
     from unlearn_study.world import make_split
     from unlearn_study.methods.registry import method_config, run_method, check_methods
 
