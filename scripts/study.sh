@@ -69,11 +69,27 @@ for nb in "${todo[@]}"; do
 done
 for nb in "${!pids[@]}"; do wait "${pids[$nb]}" || failed+=("$(basename "$nb" .ipynb)"); done
 
-echo; echo "== study done in $((SECONDS-t0)) s; reports in $REPORTS/:"
-[ -f "$REPORTS/host_speed.json" ] && python -c "
-import json, sys; h = json.load(open(sys.argv[1])); r = h['toy-class']
-print(f'   on a host that takes {r[\"sec_per_step\"]:.2f} s per toy-class training step (1 thread, batch 64)')
-if 'sizing_reference' in h: print(f'   and runs the model the time targets were sized on {h[\"sizing_reference\"][\"slower_than_notes_host\"]:.1f}x slower than the sizing host')
-" "$REPORTS/host_speed.json" || true
+wall=$((SECONDS-t0))
+# The host's speed again, now that the notebooks are done: on a shared machine it can move by more than a time target's
+# margin during a run (2026-12-02: ratio 3.95 at the start, 9.5 and 5.6 minutes after the end), so both are reported.
+case " $* " in *" --prepare-only "*) ;; *)
+  python benchmarks/bench_steps.py --quick --threads 1 --steps 5 --out "$REPORTS/host_speed_end.json" >/dev/null 2>&1 \
+    || echo "(host speed at the end not measured)";;
+esac
+echo; echo "== study done in $wall s; reports in $REPORTS/:"
+python - "$wall" "$REPORTS/host_speed.json" "$REPORTS/host_speed_end.json" <<'PY' || true
+import json, sys
+from pathlib import Path
+wall = int(sys.argv[1])
+for when, f in (("start", Path(sys.argv[2])), ("end", Path(sys.argv[3]))):
+    if not f.exists():
+        continue
+    h = json.loads(f.read_text())
+    line = f"   at the {when}: {h['toy-class']['sec_per_step']:.2f} s per toy-class training step (1 thread, batch 64)"
+    if "sizing_reference" in h:
+        ratio = h["sizing_reference"]["slower_than_notes_host"]
+        line += f", sizing model {ratio:.1f}x slower than the sizing host: {wall / 60 / ratio:.1f} normalised minutes"
+    print(line)
+PY
 ls -1 "$REPORTS"
 if [ ${#failed[@]} -gt 0 ]; then echo "study.sh: failed: ${failed[*]}" >&2; exit 1; fi
