@@ -1542,7 +1542,7 @@ def resurgence_report(
     )
     ctrl = fmt(s_last.loc["base", "concept_rate_mean"], s_last.loc["base", "concept_rate_sd"])
     if s_last.loc["base", "n"] == 1 < curves.seed.nunique():
-        ctrl = f"{s_last.loc['base', 'concept_rate_mean']:.2f} (first seed only)"
+        ctrl = fmt(s_last.loc["base", "concept_rate_mean"]) + " (first seed only)"
     lines = [
         header,
         f"- resurgence after: {', '.join(res) or 'no method'}"
