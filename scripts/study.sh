@@ -29,10 +29,12 @@ done
 mkdir -p "$REPORTS"
 # This host's speed (a few toy-class training steps, 1 thread, before anything else runs), so that the run's timing
 # can be read against other machines: the 2-core hosts this project ran on took 0.21-0.43 s per step.
-case " $* " in *" --prepare-only "*) ;; *)
-  python benchmarks/bench_steps.py --quick --threads 1 --steps 5 --out "$REPORTS/host_speed.json" 2>/dev/null | tail -1 \
-    || echo "(host speed not measured)";;
-esac
+time_host() {  # time_host FILE: the quick benchmark into FILE, printing its summary line (skipped by --prepare-only)
+  case " $PAPERMILL_ARGS " in *" --prepare-only "*) return 0;; esac
+  python benchmarks/bench_steps.py --quick --threads 1 --steps 5 --out "$1" 2>/dev/null | tail -1 || echo "(host speed not measured)" >&2
+}
+PAPERMILL_ARGS="$*"
+time_host "$REPORTS/host_speed.json"
 # Independent 1-thread jobs side by side (on a shared 2-core machine two threads per job ran 50-80x slower than one):
 # JOBS notebooks at a time (default: all of them), each with UNLEARN_THREADS threads (default 1). They share the model
 # cache: a model two notebooks need (03's, 04's and 05's class models, 02's, 04's and 05's erased toy-t2i models) is built by
@@ -72,10 +74,7 @@ for nb in "${!pids[@]}"; do wait "${pids[$nb]}" || failed+=("$(basename "$nb" .i
 wall=$((SECONDS-t0))
 # The host's speed again, now that the notebooks are done: on a shared machine it can move by more than a time target's
 # margin during a run (2026-12-02: ratio 3.95 at the start, 9.5 and 5.6 minutes after the end), so both are reported.
-case " $* " in *" --prepare-only "*) ;; *)
-  python benchmarks/bench_steps.py --quick --threads 1 --steps 5 --out "$REPORTS/host_speed_end.json" >/dev/null 2>&1 \
-    || echo "(host speed at the end not measured)";;
-esac
+time_host "$REPORTS/host_speed_end.json" >/dev/null
 echo; echo "== study done in $wall s; reports in $REPORTS/:"
 python - "$wall" "$REPORTS/host_speed.json" "$REPORTS/host_speed_end.json" <<'PY' || true
 import json, sys
