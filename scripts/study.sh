@@ -31,7 +31,7 @@ mkdir -p "$REPORTS"
 # can be read against other machines: the 2-core hosts this project ran on took 0.21-0.43 s per step.
 time_host() {  # time_host FILE: the quick benchmark into FILE, printing its summary line (skipped by --prepare-only)
   case " $PAPERMILL_ARGS " in *" --prepare-only "*) return 0;; esac
-  python benchmarks/bench_steps.py --quick --threads 1 --steps 5 --out "$1" 2>/dev/null | tail -1 || echo "(host speed not measured)" >&2
+  python benchmarks/bench_steps.py --quick --threads 1 --out "$1" 2>/dev/null | tail -1 || echo "(host speed not measured)" >&2
 }
 PAPERMILL_ARGS="$*"
 time_host "$REPORTS/host_speed.json"
@@ -48,11 +48,12 @@ run_one() {
   local nb=$1 name out t
   shift   # the rest are the caller's papermill arguments
   name=$(basename "$nb" .ipynb); out="$REPORTS/$name.ipynb"; t=$SECONDS
-  # 05 has the most work (61 CPU-minutes against 46-52 for each of the others in a clean run): it keeps normal priority
-  # and the others' kernels lower theirs to nice 3 (UNLEARN_NICE, see core.set_threads), so that on two cores 05 gets
-  # more than its half of one and does not finish alone on one core while the other idles. With a core per notebook
-  # this changes nothing.
-  local prio=3; [ "$name" = 05_robustness ] && prio=0
+  # Priorities in the order of the notebooks' work, so that on two cores they finish together rather than one alone on
+  # one core while the other idles (clean run of 2026-12-02: 05 69 CPU-minutes, 03 54, 02 44, 04 35; at nice 0 / 3 / 3 / 3
+  # 03 ran alone for its last 7 minutes). Kernels lower their own priority (UNLEARN_NICE, see core.set_threads); with a
+  # core per notebook this changes nothing.
+  local prio
+  case $name in 05_robustness) prio=0;; 03_dimra) prio=2;; 04_rgd) prio=5;; *) prio=3;; esac
   echo "== $nb -> $out (scale=$SCALE, $(date +%H:%M:%S))"
   if UNLEARN_NICE=$prio papermill "$nb" "$out" -k python3 --cwd nbs --log-level WARNING -p scale "$SCALE" -p out_dir ../runs "$@" > "$REPORTS/$name.log" 2>&1; then
     echo "== $name finished in $((SECONDS-t)) s"; rc=0

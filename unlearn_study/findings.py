@@ -67,7 +67,7 @@ __all__ = ['DIMRA', 'PAPER_FORGET_CLASS', 'PAPER_GUIDANCE', 'FID_SEED', 'FINE_TU
            'PAPER_RGD_LAMBDA_ALPHA', 'Study', 'preset_for', 'check_inputs', 'finish', 'DimraPreset', 'class_setting',
            'class_guidance', 'fid_reference_sizes', 'fid_reference', 'class_fid', 'dimra_setup', 'cifar10_judge_desc',
            'dimra_sampling', 'dimra_config', 'dimra_split', 'dimra_split_key', 'dimra_evaluate', 'dimra_unlearn',
-           'dimra_unlearning_curves', 'dimra_attack', 'dimra_grid', 'model_ident', 'dimra_fid', 'collapsed',
+           'dimra_unlearning_curves', 'at_start', 'dimra_attack', 'dimra_grid', 'model_ident', 'dimra_fid', 'collapsed',
            'dimra_verdict', 'dimra_report', 'ResurgencePreset', 'resurgence_setup', 'ft_points', 'resurgence_plan',
            'control_seeds', 'scope_runs', 'heldout_prompts', 'resurgence_config', 'resurgence_measure',
            'reference_scores', 'resurgence_erase', 'resurgence_ft_data', 'resurgence_ft_config', 'resurgence_erase_all',
@@ -76,8 +76,8 @@ __all__ = ['DIMRA', 'PAPER_FORGET_CLASS', 'PAPER_GUIDANCE', 'FID_SEED', 'FINE_TU
            'resurgence_report', 'RgdPreset', 'split_methods', 'rgd_setup', 'rgd_class_sampling', 'rgd_config',
            'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key', 'rgd_eval_class', 'rgd_class_table',
            'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation', 'rgd_sweep', 'rgd_prompt_split',
-           'rgd_concept_data', 'rgd_metric_names', 'rgd_clip', 'rgd_eval_text', 'rgd_concept_table', 'rgd_concept_grid',
-           'rgd_compare', 'rgd_report', 'rgd_finish']
+           'rgd_concept_data', 'rgd_metric_names', 'rgd_clip', 'concept_eval_steps', 'rgd_eval_text',
+           'rgd_concept_table', 'rgd_concept_grid', 'rgd_compare', 'rgd_report', 'rgd_finish']
 
 # %% ../nbs/01h_findings.ipynb #5357fbef
 @dataclass(frozen=True)
@@ -548,8 +548,16 @@ def dimra_unlearning_curves(st: Study) -> pd.DataFrame:
     return curve
 
 
+def at_start(st: Study, m, seed: int) -> dict:
+    """AR_DiMRA and RA of an unlearned model before the attack: its evaluation in the unlearning table (`dimra_evaluate`,
+    stored, so read back rather than sampled again; AR_DiMRA = 1 − UA on the same samples)."""
+    ev = dimra_evaluate(st, m, seed)
+    return {"AR_DiMRA": 1.0 - ev["UA"], "RA": ev["RA"]}
+
+
 def dimra_attack(st: Study) -> pd.DataFrame:
-    "DiMRA on every unlearned model: fine-tune on the auxiliary data, AR_DiMRA and RA every `eval_every` steps."
+    """DiMRA on every unlearned model: fine-tune on the auxiliary data, AR_DiMRA and RA every `eval_every` steps
+    (step 0 is the unlearned model as the unlearning table measured it: `at_start`)."""
     from unlearn_study.train import ImageData
     from unlearn_study.metrics import eval_class_model, AR_DiMRA
     from unlearn_study.attacks import dimra as attack
@@ -575,10 +583,14 @@ def dimra_attack(st: Study) -> pd.DataFrame:
                 aux_set,
                 fc,
                 acfg,
-                evaluate=lambda m, step: {
-                    "AR_DiMRA": AR_DiMRA(eval_class_model(m, st.judge, **eval_f)["pred"], fc),
-                    "RA": eval_class_model(m, st.judge, **eval_r)["mean"],
-                },
+                evaluate=lambda m, step: (
+                    at_start(st, st.models[(method, seed)], seed)
+                    if step == 0
+                    else {
+                        "AR_DiMRA": AR_DiMRA(eval_class_model(m, st.judge, **eval_f)["pred"], fc),
+                        "RA": eval_class_model(m, st.judge, **eval_r)["mean"],
+                    }
+                ),
             )
             attacked[(method, seed)] = m_att
             made_from[(method, seed)] = {  # the attacked model's identity: what it was fine-tuned from, how, on what
@@ -857,6 +869,9 @@ RESURGENCE = {
         scope_data=("similar", "dissimilar"),
         scope_methods=("salun",),
         control_seeds=1,  # the base kept the concept at 0.98 ± 0.02 over three seeds: one is the control
+        # GA and GradDiff (05_robustness's; not in 02's default list) at batch 16 instead of their toy default 32: on seed
+        # 0 the same picture for a third less CPU (benchmarks/results/study_profile.md)
+        overrides={"ga": {"batch_size": 16}, "graddiff": {"batch_size": 16}},
     ),
     "paper": ResurgencePreset(
         n_forget=800,
@@ -1612,6 +1627,7 @@ class RgdPreset:
     c_retain: int  # concept setting: retain-set images / prompt pairs
     n_seeds: int | None = None  # only the first n seeds run (None: all)
     n_ref: int = 1000  # sd14 with a `reference` folder: its first n_ref captions are generated for FID / CLIP score
+    text_eval_steps: int | None = None  # concept setting on toy-t2i: its sampling steps (None: eval_steps)
 
 
 RGD = {
@@ -1638,6 +1654,7 @@ RGD = {
         n_eval=50,
         n_eval_prompts=50,
         eval_steps=15,
+        text_eval_steps=10,  # on toy-t2i 10 DDIM steps gave the same rates as 15 (02_resurgence measures at 10 too)
         method_steps=None,
         n_fid=100,
         fid_seeds=1,
@@ -2246,6 +2263,11 @@ def rgd_clip() -> str:
     return evaluators.resolve_clip(os.environ.get("UNLEARN_RGD_CLIP") or evaluators.RGD_CLIP)
 
 
+def concept_eval_steps(st: Study) -> int | None:
+    "The concept setting's sampling steps: `text_eval_steps` on toy-t2i where the preset sets it, else `eval_steps`."
+    return (st.bb_text == "toy-t2i" and st.P.text_eval_steps) or st.P.eval_steps
+
+
 def rgd_eval_text(st: Study, m, seed: int, data: tuple, keep: int = 8) -> dict:
     "Forget rate and train / held-out retain alignment of a text model (and its first `keep` images, for the grid)."
     from unlearn_study.backbones import sample
@@ -2255,7 +2277,7 @@ def rgd_eval_text(st: Study, m, seed: int, data: tuple, keep: int = 8) -> dict:
         from unlearn_study.metrics import eval_prompts, concept_rate
         from unlearn_study.world import concept_attribute
 
-        steps = st.P.eval_steps
+        steps = concept_eval_steps(st)
         f = eval_prompts(m, st.judge, forget_p, seed=2000 + seed, steps=steps)
         rt = eval_prompts(m, st.judge, train_p, seed=3000 + seed, steps=steps)
         rh = eval_prompts(m, st.judge, held, seed=4000 + seed, steps=steps)
@@ -2306,6 +2328,7 @@ def rgd_concept_table(st: Study):
                 st.progress.update(f"{method} unlearned, seed {seed}")
             ident = fingerprint(m) if method == "base" else config_hash(m.cache_key, 16)
             key = {"finding": "rgd-concept", "model": ident, "seed": seed, "prompts": prompts, **st.measure_key}
+            key["eval_steps"] = concept_eval_steps(st)
             ev = dict(measured(key, lambda: rgd_eval_text(st, m, seed, data)))  # stored at once; a rerun reads it
             if st.reference is not None:
                 ev.update(reference_scores(st, m, ident))
@@ -2531,7 +2554,7 @@ def rgd_finish(st: Study, fid_ran: bool) -> str:
     from unlearn_study import evaluators
 
     def part(name, bb, guidance=None):
-        steps = st.P.eval_steps or bb.sample_steps
+        steps = (concept_eval_steps(st) if bb is st.base_text else st.P.eval_steps) or bb.sample_steps
         return dict(
             name=name, sampler=bb.sampler, sample_steps=steps, guidance=bb.guidance if guidance is None else guidance
         )
