@@ -17,7 +17,7 @@ __all__ = ['TRACKED_PACKAGES', 'OWNER_FILE', 'StudyError', 'MissingResourceError
            'check_choice', 'check_number', 'check_flag', 'check_path', 'set_seed', 'set_threads', 'lower_priority',
            'get_device', 'pid_alive', 'plain_modes', 'atomic_write', 'write_json', 'read_json', 'config_hash',
            'package_versions', 'git_sha', 'environment_info', 'remove_stale', 'RunDir', 'default_cache_root',
-           'file_lock', 'cached', 'Timer', 'progress_bar']
+           'file_lock', 'cached', 'being_built', 'Timer', 'progress_bar']
 
 # %% ../nbs/00_core.ipynb #578a4ab9
 class StudyError(ValueError):
@@ -474,6 +474,26 @@ def cached(
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return final
+
+# %% ../nbs/00_core.ipynb #c1c6cc2e
+def being_built(
+    kind: str,  # as given to `cached`
+    cfg: dict,  # as given to `cached`
+    root=None,  # as given to `cached`
+) -> bool:
+    "Whether another holder is building the entry for `cfg` now: not done, and its lock taken (never waits)."
+    root = Path(root) if root is not None else default_cache_root()
+    name = config_hash(cfg, 16)
+    lock = root / kind / ".locks" / name
+    if fcntl is None or (root / kind / name / "DONE").exists() or not lock.exists():
+        return False
+    with open(lock, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
 
 # %% ../nbs/00_core.ipynb #fdeafc15
 class Timer:

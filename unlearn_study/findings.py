@@ -70,14 +70,14 @@ __all__ = ['DIMRA', 'PAPER_FORGET_CLASS', 'PAPER_GUIDANCE', 'FID_SEED', 'FINE_TU
            'dimra_unlearning_curves', 'at_start', 'dimra_attack', 'dimra_grid', 'model_ident', 'dimra_fid', 'collapsed',
            'dimra_verdict', 'dimra_report', 'ResurgencePreset', 'resurgence_setup', 'ft_points', 'resurgence_plan',
            'control_seeds', 'scope_runs', 'heldout_prompts', 'resurgence_config', 'resurgence_measure',
-           'reference_scores', 'resurgence_erase', 'resurgence_ft_data', 'resurgence_ft_config', 'resurgence_erase_all',
-           'not_erased', 'resurgence_finetune', 'resurgence_tune', 'resurgence_show_prompts', 'resurgence_grid',
-           'kv_shift', 'weight_shift', 'resurgence_where', 'scope_jobs', 'resurgence_scope', 'resurgence_verdict',
-           'resurgence_report', 'RgdPreset', 'split_methods', 'rgd_setup', 'rgd_class_sampling', 'rgd_config',
-           'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key', 'rgd_eval_class', 'rgd_class_table',
-           'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation', 'rgd_sweep', 'rgd_prompt_split',
-           'rgd_concept_data', 'rgd_metric_names', 'rgd_clip', 'concept_eval_steps', 'rgd_eval_text',
-           'rgd_concept_table', 'rgd_concept_grid', 'rgd_compare', 'rgd_report', 'rgd_finish']
+           'reference_scores', 'resurgence_key', 'resurgence_erase', 'resurgence_ft_data', 'resurgence_ft_config',
+           'resurgence_erase_all', 'not_erased', 'resurgence_finetune', 'resurgence_tune', 'resurgence_show_prompts',
+           'resurgence_grid', 'kv_shift', 'weight_shift', 'resurgence_where', 'scope_jobs', 'resurgence_scope',
+           'resurgence_verdict', 'resurgence_report', 'RgdPreset', 'split_methods', 'rgd_setup', 'rgd_class_sampling',
+           'rgd_config', 'rgd_unlearned', 'rgd_timed', 'rgd_class_split', 'rgd_class_key', 'rgd_eval_class',
+           'rgd_class_table', 'rgd_fid', 'rgd_class_grid', 'related_classes', 'rgd_ablation', 'rgd_sweep',
+           'rgd_prompt_split', 'rgd_concept_data', 'rgd_metric_names', 'rgd_clip', 'concept_eval_steps',
+           'rgd_eval_text', 'rgd_concept_table', 'rgd_concept_grid', 'rgd_compare', 'rgd_report', 'rgd_finish']
 
 # %% ../nbs/01h_findings.ipynb #5357fbef
 @dataclass(frozen=True)
@@ -1143,6 +1143,17 @@ def reference_scores(st: Study, m, ident: str) -> dict:
     return measured(key, measure)
 
 
+def resurgence_key(st: Study, method: str, seed: int, concepts=None, **settings) -> tuple:
+    "(configuration, cache key) of an erased model: what `resurgence_erase` builds or loads."
+    P = st.P
+    concepts = concepts or [st.concept]
+    cfg = resurgence_config(st, method, seed, concepts, **settings)
+    data_key = {"concepts": concepts, "n": [P.n_forget, P.n_retain], "split_seed": seed}
+    if st.backbone == "toy-t2i" and len(concepts) == 1:  # the same sets and cache key as 04_rgd's concept setting
+        data_key = toy_concept_key(st.concept, P.n_forget, P.n_retain, seed)
+    return cfg, method_key(method, cfg, st.base, data_key, seed)
+
+
 def resurgence_erase(st: Study, method: str, seed: int, concepts=None, **settings):
     "An erased model, cached by configuration: (model, seconds, was_cached, cache key)."
     import datasets
@@ -1153,10 +1164,7 @@ def resurgence_erase(st: Study, method: str, seed: int, concepts=None, **setting
 
     P, base = st.P, st.base
     concepts = concepts or [st.concept]
-    cfg = resurgence_config(st, method, seed, concepts, **settings)
-    data_key = {"concepts": concepts, "n": [P.n_forget, P.n_retain], "split_seed": seed}
-    if st.backbone == "toy-t2i" and len(concepts) == 1:  # the same sets and cache key as 04_rgd's concept setting
-        data_key = toy_concept_key(st.concept, P.n_forget, P.n_retain, seed)
+    cfg, key = resurgence_key(st, method, seed, concepts, **settings)
 
     def sets():  # the forget and retain sets, made only when the model is not in the cache yet
         if st.backbone == "toy-t2i" and len(concepts) == 1:
@@ -1180,7 +1188,6 @@ def resurgence_erase(st: Study, method: str, seed: int, concepts=None, **setting
             )
         return memo[P.n_forget, P.n_retain]
 
-    key = method_key(method, cfg, base, data_key, seed)
     t0 = time.time()
     m, hit = cached_model(key, lambda: run_method(method, base, *sets(), cfg), device=st.dev, frozen_from=base)
     return m, time.time() - t0, hit, key

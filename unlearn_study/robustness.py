@@ -18,10 +18,10 @@ from .findings import DIMRA, RESURGENCE, PAPER_FORGET_CLASS
 # %% auto #0
 __all__ = ['ATTACKS', 'FEW_SHOT', 'BACKBONES', 'ORACLE', 'DEFENCES', 'ROBUST', 'MIN_CONTRAST', 'RESIST', 'BROKEN',
            'check_attacks', 'auto_methods', 'check_setting_methods', 'RobustPreset', 'robust_setup', 'contestants',
-           'robust_plan', 'dimra_view', 'resurgence_view', 'class_model', 'text_model', 'concept_rate_of',
-           'model_state', 'model_status', 'attack_config', 'attack_data', 'attack_curve', 'robust_attacks',
-           'relearning_costs', 'images_needed', 'fmt_cost', 'robustness_score', 'robust_scores', 'leaderboard',
-           'robust_finding', 'robust_report', 'robust_finish']
+           'robust_plan', 'dimra_view', 'resurgence_view', 'class_key', 'class_model', 'text_model', 'built_elsewhere',
+           'concept_rate_of', 'model_state', 'model_status', 'attack_config', 'attack_data', 'attack_curve', 'next_job',
+           'attack_model', 'robust_attacks', 'relearning_costs', 'images_needed', 'fmt_cost', 'robustness_score',
+           'robust_scores', 'leaderboard', 'robust_finding', 'robust_report', 'robust_finish']
 
 # %% ../nbs/01i_robustness.ipynb #999a6209
 ATTACKS = ("finetune", "dimra", "relearn", "embedding")
@@ -234,28 +234,36 @@ def resurgence_view(st: Study) -> Study:
     )
 
 
-def class_model(st: Study, method: str, seed: int):
-    """One unlearned class model and its cache key, built as 03_dimra builds it (the same key, so a model 03 or 04
-    made is loaded, and one made here is theirs); the oracle: the shipped one where 03 uses it, the first seed's
-    beyond `oracle_seeds`. Returns (model, key)."""
-    import dataclasses
-    from unlearn_study.findings import dimra_config, dimra_split, dimra_split_key
+def class_key(st: Study, method: str, seed: int) -> tuple:
+    """(configuration, cache key, seed) of an unlearned class model as 03_dimra makes it: the same key, so a model 03
+    or 04 made is loaded, and one made here is theirs. The oracle: the first seed's beyond `oracle_seeds`, retrained
+    for `oracle_steps` at `default` (where none ships for the class: `class_model`)."""
+    from unlearn_study.findings import dimra_config, dimra_split_key
     from unlearn_study.experiment import method_key
-    from unlearn_study.methods import retrain
-    from unlearn_study.methods.registry import run_method
-    from unlearn_study.train import ImageData
 
     d, base = dimra_view(st), st.base["class"]
     if method == ORACLE and st.seeds.index(seed) >= d.P.oracle_seeds:
         seed = st.seeds[0]
     cfg = dimra_config(d, method, seed)
+    if method == ORACLE and st.scale == "default" and d.P.oracle_steps:
+        cfg = dataclasses.replace(cfg, steps=d.P.oracle_steps)
+    return cfg, method_key(method, cfg, base, dimra_split_key(d, seed), seed), seed
+
+
+def class_model(st: Study, method: str, seed: int):
+    """One unlearned class model and its cache key (`class_key`); at `default` the oracle that ships with the package
+    where there is one, as 03 uses it (its key: its weights). Returns (model, key)."""
+    from unlearn_study.findings import dimra_config, dimra_split
+    from unlearn_study.methods import retrain
+    from unlearn_study.methods.registry import run_method
+    from unlearn_study.train import ImageData
+
+    d, base = dimra_view(st), st.base["class"]
+    cfg, key, seed = class_key(st, method, seed)
     if method == ORACLE and st.scale == "default":
-        m = retrain.shipped_oracle(base, st.forget_class, cfg, device=st.dev)
+        m = retrain.shipped_oracle(base, st.forget_class, dimra_config(d, method, seed), device=st.dev)
         if m is not None:
             return m, {"shipped_oracle": fingerprint(m)}
-        if d.P.oracle_steps:
-            cfg = dataclasses.replace(cfg, steps=d.P.oracle_steps)
-    key = method_key(method, cfg, base, dimra_split_key(d, seed), seed)
 
     def build():
         split = dimra_split(d, seed)
@@ -272,6 +280,18 @@ def text_model(st: Study, method: str, seed: int):
 
     m, _, _, key = resurgence_erase(resurgence_view(st), method, seed)
     return m, key
+
+
+def built_elsewhere(st: Study, kind: str, seed: int, method: str) -> bool:
+    """Whether another notebook sharing the cache is building this model right now (`core.being_built`): then
+    `robust_attacks` attacks the models that are ready first, instead of waiting on the other notebook."""
+    from unlearn_study.core import being_built
+    from unlearn_study.findings import resurgence_key
+
+    if method == "base":
+        return False
+    key = class_key(st, method, seed)[1] if kind == "class" else resurgence_key(resurgence_view(st), method, seed)[1]
+    return being_built("models", key)
 
 # %% ../nbs/01i_robustness.ipynb #215043d7
 def concept_rate_of(st: Study, kind: str, m, seed: int) -> float:
@@ -403,48 +423,66 @@ def attack_curve(st: Study, kind: str, m, ident: str, state: dict, attack: str, 
     return pd.DataFrame(measured(key, run))
 
 # %% ../nbs/01i_robustness.ipynb #7f13667b
+def next_job(st: Study, pending: list) -> tuple:
+    "The first pending (kind, seed, method) whose model no other notebook is building now (all are: the first)."
+    return next((job for job in pending if not built_elsewhere(st, *job)), pending[0])
+
+
+def attack_model(st: Study, kind: str, seed: int, method: str, base_state: dict) -> tuple[dict, list]:
+    "One contestant of one seed: its state after unlearning and, unless it collapsed or did not unlearn, its attacks."
+    set_seed(seed)  # each model's work is the same whatever ran before it
+    base = st.base[kind]
+    if method == "base":
+        m, ident, state, status = base, fingerprint(base), base_state, "reference"
+    else:
+        m, _ = (class_model if kind == "class" else text_model)(st, method, seed)
+        ident = fingerprint(m)  # by weights: two methods that made the same model are measured once
+        state = model_state(st, kind, m, ident, seed)
+        status = "reference" if method == ORACLE else model_status(state, base_state)
+    row = {"setting": kind, "method": method, "seed": seed, **state, "status": status}
+    runs = [(a, st.P.k) for a in st.attacks]
+    if seed == st.seeds[0]:
+        runs += [(a, k) for a in st.attacks if a in FEW_SHOT for k in st.P.k_grid]
+    if status not in ("ok", "reference"):
+        st.progress.drop(len(runs))
+        print(f"{kind} seed {seed} {method:11s} {status}: not attacked (rate {state['rate']:.2f})")
+        return row, []
+    curves = []
+    for attack, k in runs:
+        c = attack_curve(st, kind, m, ident, state, attack, seed, k if attack in FEW_SHOT else None)
+        curves.append(c.assign(setting=kind, method=method, seed=seed, attack=attack, k=k if attack in FEW_SHOT else 0))
+        st.progress.update(f"{kind} {method} {attack} k={k} seed {seed}")
+    last = {a: c.rate.iloc[-1] for a, c in zip(st.attacks, curves)}
+    print(
+        f"{kind} seed {seed} {method:11s} rate {state['rate']:.2f} -> "
+        + ", ".join(f"{a} {r:.2f}" for a, r in last.items())
+    )
+    return row, curves
+
+
 def robust_attacks(st: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "States after unlearning (one row per setting, method, seed) and attack curves (one row per measurement)."
-    states, curves, secs_of = [], [], {}
-    for kind in st.settings:
-        base = st.base[kind]
-        for seed in st.seeds:
+    """States after unlearning (one row per setting, method, seed) and attack curves (one row per measurement).
+    Models that another notebook is building right now wait until last (`built_elsewhere`); the tables come out in
+    the same order either way."""
+    jobs = [(kind, seed, method) for kind in st.settings for seed in st.seeds for method in contestants(st, kind)]
+    done, secs_of, base_states = {}, {}, {}
+    pending = list(jobs)
+    while pending:
+        job = next_job(st, pending)
+        pending.remove(job)
+        kind, seed, method = job
+        if (kind, seed) not in base_states:
             set_seed(seed)
-            base_state = model_state(st, kind, base, fingerprint(base), seed)
-            for method in contestants(st, kind):
-                t0 = time.time()
-                if method == "base":
-                    m, ident, state, status = base, fingerprint(base), base_state, "reference"
-                else:
-                    m, _ = (class_model if kind == "class" else text_model)(st, method, seed)
-                    ident = fingerprint(m)  # by weights: two methods that made the same model are measured once
-                    state = model_state(st, kind, m, ident, seed)
-                    status = "reference" if method == ORACLE else model_status(state, base_state)
-                states.append({"setting": kind, "method": method, "seed": seed, **state, "status": status})
-                runs = [(a, st.P.k) for a in st.attacks]
-                if seed == st.seeds[0]:
-                    runs += [(a, k) for a in st.attacks if a in FEW_SHOT for k in st.P.k_grid]
-                if status not in ("ok", "reference"):
-                    st.progress.drop(len(runs))
-                    print(f"{kind} seed {seed} {method:11s} {status}: not attacked (rate {state['rate']:.2f})")
-                    continue
-                for attack, k in runs:
-                    c = attack_curve(st, kind, m, ident, state, attack, seed, k if attack in FEW_SHOT else None)
-                    c = c.assign(
-                        setting=kind, method=method, seed=seed, attack=attack, k=k if attack in FEW_SHOT else 0
-                    )
-                    curves.append(c)
-                    st.progress.update(f"{kind} {method} {attack} k={k} seed {seed}")
-                secs_of[f"{kind}/{method}/seed {seed}"] = time.time() - t0
-                last = {a: c.rate.iloc[-1] for a, c in zip(st.attacks, curves[-len(runs) :])}
-                print(
-                    f"{kind} seed {seed} {method:11s} rate {state['rate']:.2f} -> "
-                    + ", ".join(f"{a} {r:.2f}" for a, r in last.items())
-                )
-    states = pd.DataFrame(states)
-    curves = pd.concat(curves, ignore_index=True)
+            base = st.base[kind]
+            base_states[kind, seed] = model_state(st, kind, base, fingerprint(base), seed)
+        t0 = time.time()
+        done[job] = attack_model(st, kind, seed, method, base_states[kind, seed])
+        if done[job][1]:
+            secs_of[f"{kind}/{method}/seed {seed}"] = time.time() - t0
+    states = pd.DataFrame([done[j][0] for j in jobs])
+    curves = pd.concat([c for j in jobs for c in done[j][1]], ignore_index=True)
     st.run.log_metrics(states=states.to_dict("records"), curves=curves.to_dict("records"))
-    st.run.log_timings(attack_seconds=secs_of)
+    st.run.log_timings(attack_seconds={k: secs_of[k] for k in sorted(secs_of)})
     return states, curves
 
 # %% ../nbs/01i_robustness.ipynb #fe623fbf
