@@ -549,8 +549,8 @@ def dimra_unlearning_curves(st: Study) -> pd.DataFrame:
 
 
 def at_start(st: Study, m, seed: int) -> dict:
-    """AR_DiMRA and RA of an unlearned model before the attack: its evaluation in the unlearning table (`dimra_evaluate`,
-    stored, so read back rather than sampled again; AR_DiMRA = 1 − UA on the same samples)."""
+    """AR_DiMRA and RA of an unlearned model before the attack: its evaluation in the unlearning table
+    (`dimra_evaluate`, stored, so read back rather than sampled again; AR_DiMRA = 1 − UA on the same samples)."""
     ev = dimra_evaluate(st, m, seed)
     return {"AR_DiMRA": 1.0 - ev["UA"], "RA": ev["RA"]}
 
@@ -869,8 +869,8 @@ RESURGENCE = {
         scope_data=("similar", "dissimilar"),
         scope_methods=("salun",),
         control_seeds=1,  # the base kept the concept at 0.98 ± 0.02 over three seeds: one is the control
-        # GA and GradDiff (05_robustness's; not in 02's default list) at batch 16 instead of their toy default 32: on seed
-        # 0 the same picture for a third less CPU (benchmarks/results/study_profile.md)
+        # GA and GradDiff (05_robustness's; not in 02's default list) at batch 16 instead of their toy default
+        # 32: on seed 0 the same erasure for a third less CPU (benchmarks/results/study_profile.md)
         overrides={"ga": {"batch_size": 16}, "graddiff": {"batch_size": 16}},
     ),
     "paper": ResurgencePreset(
