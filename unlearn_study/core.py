@@ -17,7 +17,7 @@ __all__ = ['TRACKED_PACKAGES', 'OWNER_FILE', 'StudyError', 'MissingResourceError
            'check_choice', 'check_number', 'check_flag', 'check_path', 'set_seed', 'set_threads', 'lower_priority',
            'get_device', 'pid_alive', 'plain_modes', 'atomic_write', 'write_json', 'read_json', 'config_hash',
            'package_versions', 'git_sha', 'environment_info', 'remove_stale', 'RunDir', 'default_cache_root',
-           'file_lock', 'cached', 'being_built', 'Timer', 'progress_bar']
+           'cache_entry', 'file_lock', 'cached', 'being_built', 'Timer', 'progress_bar']
 
 # %% ../nbs/00_core.ipynb #578a4ab9
 class StudyError(ValueError):
@@ -427,6 +427,13 @@ def default_cache_root() -> Path:
     return Path(os.environ.get("UNLEARN_CACHE", Path.home() / ".cache" / "unlearn_study"))
 
 
+def cache_entry(kind: str, cfg: dict, root=None) -> tuple[Path, Path, Path]:
+    "(cache root, the entry's folder, its build lock) for `cfg` (root None: `default_cache_root()`)."
+    root = Path(root) if root is not None else default_cache_root()
+    name = config_hash(cfg, 16)
+    return root, root / kind / name, root / kind / ".locks" / name
+
+
 @contextlib.contextmanager
 def file_lock(path):
     "Hold an exclusive lock on the file `path` (created if missing) while the body runs; other holders wait."
@@ -449,11 +456,10 @@ def cached(
     root=None,  # cache root (default $UNLEARN_CACHE or ~/.cache/unlearn_study)
 ) -> Path:
     "Return the folder holding the result for `cfg`, calling `build(folder)` only when it is not cached yet."
-    root = Path(root) if root is not None else default_cache_root()
-    final = root / kind / config_hash(cfg, 16)
+    root, final, lock = cache_entry(kind, cfg, root)
     if (final / "DONE").exists():
         return final
-    with file_lock(root / kind / ".locks" / final.name):
+    with file_lock(lock):
         if (final / "DONE").exists():
             return final  # another process built it while this one waited
         remove_stale(root / kind, ".tmp-*")  # entries of killed builds
@@ -482,10 +488,8 @@ def being_built(
     root=None,  # as given to `cached`
 ) -> bool:
     "Whether another holder is building the entry for `cfg` now: not done, and its lock taken (never waits)."
-    root = Path(root) if root is not None else default_cache_root()
-    name = config_hash(cfg, 16)
-    lock = root / kind / ".locks" / name
-    if fcntl is None or (root / kind / name / "DONE").exists() or not lock.exists():
+    _, final, lock = cache_entry(kind, cfg, root)
+    if fcntl is None or (final / "DONE").exists() or not lock.exists():
         return False
     with open(lock, "a") as f:
         try:
