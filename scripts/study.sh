@@ -20,7 +20,9 @@ export UNLEARN_PROGRESS=${UNLEARN_PROGRESS:-lines}  # the reports get a progress
 REPORTS=${REPORTS:-reports}
 SCALE=${SCALE:-default}
 
-FINDINGS=(nbs/02_resurgence.ipynb nbs/03_dimra.ipynb nbs/04_rgd.ipynb nbs/05_robustness.ipynb)
+# Launch order (two at a time, below): the two largest first — 05 builds 02's erased toy-t2i models while 03 builds the
+# class models both use — then 02 (its models are in the cache by then) and 04 (everything it needs is).
+FINDINGS=(nbs/05_robustness.ipynb nbs/03_dimra.ipynb nbs/02_resurgence.ipynb nbs/04_rgd.ipynb)
 todo=("${FINDINGS[@]}")
 for nb in "${todo[@]}"; do
   [ -f "$nb" ] || { echo "study.sh: $nb is missing from $(pwd)" >&2; exit 2; }
@@ -36,22 +38,24 @@ time_host() {  # time_host FILE: the quick benchmark into FILE, printing its sum
 PAPERMILL_ARGS="$*"
 time_host "$REPORTS/host_speed.json"
 # Independent 1-thread jobs side by side (on a shared 2-core machine two threads per job ran 50-80x slower than one):
-# JOBS notebooks at a time (default: all of them), each with UNLEARN_THREADS threads (default 1). They share the model
-# cache: a model two notebooks need (03's, 04's and 05's class models, 02's, 04's and 05's erased toy-t2i models) is built by
-# whichever gets there first while the other waits on the cache entry's lock, then loaded, so no work is done twice
-# and the two cores stay busy.
+# JOBS notebooks at a time, each with UNLEARN_THREADS threads (default 1). JOBS defaults to the number of CPU cores:
+# more processes than cores cost CPU time for the same work (2026-12-02, the toy attacks' training and sampling: four
+# 1-thread processes on two cores used 10-29 % more CPU-seconds than two, benchmarks/results/study_profile.md). They
+# share the model cache: a model two notebooks need (03's, 04's and 05's class models, 02's, 04's and 05's erased
+# toy-t2i models) is built by whichever gets there first while the other waits on the cache entry's lock, then loaded,
+# so no work is done twice.
 export UNLEARN_THREADS=${UNLEARN_THREADS_PER_JOB:-1}
-JOBS=${JOBS:-${#todo[@]}}
+JOBS=${JOBS:-$(( $(nproc) / UNLEARN_THREADS > 0 ? $(nproc) / UNLEARN_THREADS : 1 ))}
 failed=()
 t0=$SECONDS
 run_one() {
   local nb=$1 name out t
   shift   # the rest are the caller's papermill arguments
   name=$(basename "$nb" .ipynb); out="$REPORTS/$name.ipynb"; t=$SECONDS
-  # Priorities in the order of the notebooks' work, so that on two cores they finish together rather than one alone on
-  # one core while the other idles (clean run of 2026-12-02: 05 69 CPU-minutes, 03 54, 02 44, 04 35; at nice 0 / 3 / 3 / 3
-  # 03 ran alone for its last 7 minutes). Kernels lower their own priority (UNLEARN_NICE, see core.set_threads); with a
-  # core per notebook this changes nothing.
+  # When more notebooks run than there are cores (JOBS above the core count, or a busy host), priorities in the order
+  # of their work, so that they finish together rather than one alone on one core while the other idles (clean run
+  # of 2026-12-02, all four at once: 05 69 CPU-minutes, 03 54, 02 44, 04 35; at nice 0 / 3 / 3 / 3 03 ran alone for its
+  # last 7 minutes). Kernels lower their own priority (UNLEARN_NICE, see core.set_threads).
   local prio
   case $name in 05_robustness) prio=0;; 03_dimra) prio=2;; 04_rgd) prio=5;; *) prio=3;; esac
   echo "== $nb -> $out (scale=$SCALE, $(date +%H:%M:%S))"
