@@ -59,16 +59,14 @@ if [ "$before" != "$after" ]; then
 fi
 done_step clean
 
-step "nbdev_test: library notebooks (n_workers=$NBDEV_WORKERS, longest first)"
+step "nbdev_test: library notebooks (n_workers=$NBDEV_WORKERS)"
 # nbdev 2.4 does not read skip_file_re from settings.ini, so pass it on (experiment notebooks run under papermill).
 skip_re=$(python - <<'PY'
 from configparser import ConfigParser
 c = ConfigParser(delimiters=['=']); c.read('settings.ini'); print(c['DEFAULT'].get('skip_file_re', '^[_.]'))
 PY
 )
-# nbdev's own runner (test_nb) per notebook, the longest first by their recorded times (scripts/notebook_seconds.json;
-# NBDEV_RECORD=1 rewrites it); nbdev_test hands them out alphabetically, so a long method notebook can start last
-python scripts/nbdev_test_ordered.py --n_workers "$NBDEV_WORKERS" --skip_file_re "$skip_re" ${NBDEV_RECORD:+--record}
+nbdev_test --n_workers "$NBDEV_WORKERS" --timing --skip_file_re "$skip_re"
 done_step nbdev_test
 
 step "pytest tests/ (workers=$PYTEST_WORKERS)"
