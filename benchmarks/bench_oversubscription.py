@@ -61,17 +61,17 @@ def main():
         two = run_batch(2 * a.cores, a.steps)
         extra = round(two["cpu_s_per_set"] / one["cpu_s_per_set"] - 1, 3)
         rounds.append({"cores": one, "twice_cores": two, "extra_cpu": extra})
-        print(f"round {r}: {one} | {two} | extra CPU {rounds[-1]['extra_cpu']:+.1%}", flush=True)
-    extra = [x["extra_cpu"] for x in rounds]
+        print(f"round {r}: {one} | {two} | extra CPU {extra:+.1%}", flush=True)
+    extras = [x["extra_cpu"] for x in rounds]
     res = {"cores": a.cores, "steps": a.steps, "units": dict(UNITS), "rounds": rounds,
-           "extra_cpu_median": statistics.median(extra), "extra_cpu_range": [min(extra), max(extra)]}
+           "extra_cpu_median": statistics.median(extras), "extra_cpu_range": [min(extras), max(extras)]}
     from unlearn_study.core import write_json, environment_info
     import torch
 
     res["environment"] = environment_info(torch.device("cpu"))
     write_json(a.out, res)
-    print(f"{2 * a.cores} processes on {a.cores} cores used {statistics.median(extra):+.1%} CPU-seconds (median; "
-          f"range {min(extra):+.1%} to {max(extra):+.1%}) for the same work as {a.cores}")
+    print(f"{2 * a.cores} processes on {a.cores} cores used {statistics.median(extras):+.1%} CPU-seconds (median; "
+          f"range {min(extras):+.1%} to {max(extras):+.1%}) for the same work as {a.cores}")
 
 
 if __name__ == "__main__":
