@@ -120,7 +120,11 @@ def cached_model(
 
 
 def method_key(method: str, cfg, base: Backbone, data_key: dict, seed: int) -> dict:
-    "The cache key of an unlearned model."
+    """The cache key of an unlearned model. Two methods whose runs are the same run, bit for bit (`same_run`: RGD with
+    one retain batch per step is RG), get one key, so the model is trained once for both."""
+    from unlearn_study.methods.registry import same_run
+
+    method, cfg = same_run(method, cfg)
     return {
         "kind": "unlearned",
         "method": method,

@@ -139,6 +139,16 @@ def run_method(name: str, bb, forget_set, retain_set, cfg=None, progress: bool =
     cfg = check_settings(cfg, name) if cfg is not None else method_config(name, bb, **overrides)
     return get_method(name).unlearn(bb, forget_set, retain_set, cfg, progress=progress)
 
+
+def same_run(name: str, cfg):
+    """The (name, configuration) whose run this one is, bit for bit, for cache keys: RGD with one retain batch per step
+    (`retain_pass="batch"`, its toy-t2i default) is RG with the same settings (`nbs/methods/rgd.ipynb` checks it)."""
+    if name == "rgd" and getattr(cfg, "retain_pass", None) == "batch":
+        rg = get_method("rg").Config
+        same = {f.name for f in dataclasses.fields(rg)}
+        return "rg", rg(**{k: v for k, v in dataclasses.asdict(cfg).items() if k in same})
+    return name, cfg
+
 # %% auto #0
 __all__ = ['METHODS', 'COUNTS', 'POSITIVE', 'NON_NEGATIVE', 'method_names', 'get_method', 'method_config', 'check_settings',
-           'check_methods', 'run_method']
+           'check_methods', 'run_method', 'same_run']
