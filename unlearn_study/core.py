@@ -15,9 +15,9 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 # %% auto #0
 __all__ = ['TRACKED_PACKAGES', 'OWNER_FILE', 'StudyError', 'MissingResourceError', 'DivergenceError', 'check_finite_loss',
            'check_choice', 'check_number', 'check_flag', 'check_path', 'set_seed', 'set_threads', 'lower_priority',
-           'get_device', 'pid_alive', 'plain_modes', 'atomic_write', 'write_json', 'read_json', 'config_hash',
-           'package_versions', 'git_sha', 'environment_info', 'remove_stale', 'RunDir', 'default_cache_root',
-           'cache_entry', 'file_lock', 'cached', 'being_built', 'Timer', 'progress_bar']
+           'get_device', 'keep_freed_memory', 'pid_alive', 'plain_modes', 'atomic_write', 'write_json', 'read_json',
+           'config_hash', 'package_versions', 'git_sha', 'environment_info', 'remove_stale', 'RunDir',
+           'default_cache_root', 'cache_entry', 'file_lock', 'cached', 'being_built', 'Timer', 'progress_bar']
 
 # %% ../nbs/00_core.ipynb #578a4ab9
 class StudyError(ValueError):
@@ -140,6 +140,22 @@ def get_device(device: str = "auto"):  # "auto", "cpu", "cuda", "cuda:N" or "mps
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise StudyError(f"device={device!r} was asked for but CUDA is not available here; use device='auto' or 'cpu'")
     return torch.device(device)
+
+# %% ../nbs/00_core.ipynb #4cee1ee8
+def keep_freed_memory(
+    mmap_threshold: int = 32 << 20,  # allocations below this come from the heap (glibc's maximum, 32 MB)
+    trim_threshold: int = 1 << 30,  # freed memory at the heap's top is returned to the OS only beyond this
+) -> bool:
+    "Ask glibc's malloc to keep freed memory for the next allocation; True when the C library took both settings."
+    import ctypes, ctypes.util
+
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):  # no C library found, or one without mallopt
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(M_TRIM_THRESHOLD, trim_threshold))
 
 # %% ../nbs/00_core.ipynb #e65cada4
 def _jsonable(o):

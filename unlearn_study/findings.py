@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import StudyError, check_choice, check_flag, check_number, check_path, config_hash
-from .core import set_seed, set_threads, get_device
+from .core import set_seed, set_threads, get_device, keep_freed_memory
 from .core import RunDir
 from unlearn_study.experiment import (
     SCALES,
@@ -328,6 +328,7 @@ def dimra_setup(
     check_choice("aux", aux, dimra_attack.AUX_SOURCES)
     seeds = seeds[: P.n_seeds]
     threads = set_threads(threads)
+    keep_freed_memory()  # the same numbers for less kernel time (00_core)
     dev = get_device(device)
     base = load_backbone(backbone, checkpoint, device=dev)  # stops at once if the weights are missing
     st = Study(
@@ -938,6 +939,7 @@ def resurgence_setup(
     methods = check_methods(methods, "text")
     seeds = seeds[: P.n_seeds]
     threads = set_threads(threads)
+    keep_freed_memory()  # the same numbers for less kernel time (00_core)
     dev = get_device(device)
     base = load_backbone(backbone, checkpoint, device=dev)  # sd14 without weights stops here, within seconds
     st = Study(
@@ -1799,6 +1801,7 @@ def rgd_setup(
                 f"concept {concept!r} is a toy-world concept: it needs backbone 'toy-t2i' (or backbone='auto')"
             )
     threads = set_threads(threads)
+    keep_freed_memory()  # the same numbers for less kernel time (00_core)
     dev = get_device(device)
     # weights first (each load stops at once, saying how to get what is missing), then the evaluators' resources
     try:

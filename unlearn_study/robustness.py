@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from .core import StudyError, DivergenceError, check_choice, config_hash, set_seed, set_threads, get_device
+from .core import keep_freed_memory
 from .core import RunDir
 from .experiment import check_parameters, check_seeds, as_list, cached_model, fingerprint, weights_hash
 from .experiment import measured, ModelStore, Progress, summarise, fmt, toy_concept_key
@@ -164,6 +165,7 @@ def robust_setup(
     settings = [k for k in ("class", "text") if backbones[k] is not None]
     methods = {k: check_setting_methods(per[k], k) for k in settings}
     threads, dev = set_threads(threads), get_device(device)
+    keep_freed_memory()  # the same numbers for less kernel time (00_core)
     st = Study(
         t_start=t_start,
         settings=settings,
