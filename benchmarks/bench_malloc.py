@@ -9,6 +9,8 @@ must be bit-identical between the two: the setting changes where memory comes fr
 """
 import argparse, json, os, statistics, subprocess, sys, time
 
+from unlearn_study.core import write_json
+
 WORK = """
 import dataclasses, hashlib, json, resource, sys
 from unlearn_study.core import set_threads, keep_freed_memory
@@ -70,7 +72,4 @@ if __name__ == "__main__":
         print(f"{backbone}: CPU-seconds saved: training {saved['train']:.1%}, sampling {saved['sample']:.1%}; "
               f"page faults {summary['default']['train']['page_faults']} -> {summary['kept']['train']['page_faults']} "
               f"(training); weights and images bit-identical: {same}", flush=True)
-    os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
-    with open(a.out + ".tmp", "w") as f:
-        json.dump(res, f, indent=1)
-    os.replace(a.out + ".tmp", a.out)
+    write_json(a.out, res)
